@@ -15,8 +15,11 @@ ALLOWED_UNDEFINED = re.compile(
     r"__stack_chk_fail|__memcpy_chk|__memset_chk|__memmove_chk|"
     r"__(asan|ubsan|sanitizer|sancov|lsan|msan|tsan)_.*|__llvm_.*|__gcov_.*|__gcov0.*|"
     r"_GLOBAL_OFFSET_TABLE_)$")
-# Symbols compilers and sanitizers emit themselves in writable sections.
-ALLOWED_WRITABLE = re.compile(r"^(__(asan|ubsan|sancov|llvm|gcov)|\.L|___asan_gen_|__odr_asan)")
+# Symbols compilers and sanitizers emit themselves in writable sections: sanitizer data,
+# and names no C identifier can have (clang's "switch.table.f", which is relocated, then
+# read-only).
+ALLOWED_WRITABLE = re.compile(r"^(__(asan|ubsan|sancov|llvm|gcov)|___asan_gen_|__odr_asan|"
+                              r"__unnamed_\d+$|.*\.)")
 WRITABLE_TYPES = set("DdBbCGgSsV")
 
 
