@@ -1,0 +1,76 @@
+/* gnomon-agent: command line, configuration, then the query or the daemon. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "query.h"
+
+#define DEFAULT_CONFIG    SYSCONFDIR "/gnomon/gnomon.conf"
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/gnomon"
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    g_autofree char *config_path = NULL;
+    g_autofree char *state_directory = NULL;
+    g_autofree char *virtual_clock = NULL;
+    gboolean query = FALSE, json = FALSE, verbose = FALSE, version = FALSE;
+    GOptionEntry entries[] = {
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+         "Configuration file (default " DEFAULT_CONFIG ")", "FILE"},
+        {"query", 0, 0, G_OPTION_ARG_NONE, &query,
+         "Measure every source once, print the consensus and exit", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "With --query: print one JSON object", NULL},
+        {"state-directory", 0, 0, G_OPTION_ARG_FILENAME, &state_directory,
+         "State directory (overrides the configuration)", "DIR"},
+        {"virtual-clock", 0, 0, G_OPTION_ARG_FILENAME, &virtual_clock,
+         "Tests: read local time through the dry-run helper's simulated clock", "FILE"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say what happens to each source", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new("- NTS time synchronisation agent");
+    g_option_context_add_main_entries(context, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(context, &argc, &argv, &error)) {
+        fprintf(stderr, "gnomon-agent: %s (try --help)\n", error->message);
+        return QUERY_EXIT_BAD_CONFIG;
+    }
+    if (version) {
+        printf("gnomon-agent %s\n", GNOMON_VERSION);
+        return EXIT_SUCCESS;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "gnomon-agent: unexpected argument \"%s\" (try --help)\n", argv[1]);
+        return QUERY_EXIT_BAD_CONFIG;
+    }
+    if (json && !query) {
+        fprintf(stderr, "gnomon-agent: --json goes with --query\n");
+        return QUERY_EXIT_BAD_CONFIG;
+    }
+
+    g_autoptr(GnomonConfig) config =
+        gnomon_config_load(config_path ? config_path : DEFAULT_CONFIG, DEFAULT_STATE_DIR, &error);
+    if (config == NULL) {
+        fprintf(stderr, "gnomon-agent: %s\n", error->message);
+        return QUERY_EXIT_BAD_CONFIG;
+    }
+    for (guint i = 0; i < config->warnings->len; i++)
+        fprintf(stderr, "gnomon-agent: warning: %s\n", (const char *)config->warnings->pdata[i]);
+
+    if (!query) {
+        fprintf(stderr, "gnomon-agent: only --query is available in this version\n");
+        return QUERY_EXIT_FAILURE;
+    }
+    struct query_options options = {
+        .json = json,
+        .verbose = verbose,
+        .state_directory = state_directory,
+        .virtual_clock = virtual_clock,
+    };
+    return query_run(config, &options);
+}

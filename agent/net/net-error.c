@@ -1,0 +1,3 @@
+#include "net-error.h"
+
+G_DEFINE_QUARK(gnomon - net - error - quark, gnomon_net_error)
