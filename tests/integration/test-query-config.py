@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""gnomon-agent with bad configurations: exit 2 and one clear line naming the cause, for
+each kind of mistake (interfaces.md). Needs no server: loading fails first."""
+import os
+import shutil
+import sys
+
+import gnomon_test as gt
+
+GOOD_SOURCES = """
+[Source a]
+Host=a.example
+Operator=A
+
+[Source b]
+Host=b.example
+Operator=B
+
+[Source c]
+Host=c.example
+Operator=C
+"""
+
+CASES = [
+    # (name, config text or None for a missing file, words the one line must contain)
+    ("missing file", None, ["cannot read", "No such file"]),
+    ("syntax error", "[Agent\n" + GOOD_SOURCES, [":1:"]),
+    ("unknown key", "[Agent]\nMinAgreeingSourcez=3\n" + GOOD_SOURCES,
+     [":2:", "MinAgreeingSourcez"]),
+    ("bad number", "[Agent]\nMinAgreeingSources=three\n" + GOOD_SOURCES,
+     [":2:", "MinAgreeingSources", "three"]),
+    ("duplicate group", GOOD_SOURCES + "\n[Source a]\nHost=d.example\nOperator=D\n",
+     ["duplicate", "Source a"]),
+    ("duplicate key", "[Agent]\nMinOperators=2\nMinOperators=1\n" + GOOD_SOURCES,
+     ["duplicate", "MinOperators"]),
+    ("duplicate source", GOOD_SOURCES + "\n[Source d]\nHost=a.example\nOperator=D\n",
+     ["same host and port"]),
+    ("no sources", "[Agent]\nMinOperators=1\n", ["no sources"]),
+    ("quorum larger than sources", "[Agent]\nMinAgreeingSources=5\n" + GOOD_SOURCES,
+     ["MinAgreeingSources", "5", "3"]),
+]
+
+
+def main():
+    tap = gt.Tap()
+    work = gt.workdir("config")
+    try:
+        for name, text, words in CASES:
+            path = os.path.join(work, name.replace(" ", "-") + ".conf")
+            if text is not None:
+                with open(path, "w") as f:
+                    f.write(text)
+            r = gt.run_agent(["--config", path, "--query"], timeout=60)
+            lines = [l for l in r.stderr.splitlines() if l.strip()]
+            tap.ok(r.returncode == 2, "%s: exit 2" % name, r.diagnostics())
+            tap.ok(len(lines) == 1 and all(w in lines[0] for w in words),
+                   "%s: one line naming the cause" % name, r.diagnostics())
+            tap.ok(r.stdout == "", "%s: nothing on stdout" % name, r.diagnostics())
+        r = gt.run_agent(["--version"])
+        tap.ok(r.returncode == 0 and r.stdout.startswith("gnomon-agent "), "--version",
+               r.diagnostics())
+        r = gt.run_agent(["--no-such-option"])
+        tap.ok(r.returncode == 2 and "--no-such-option" in r.stderr, "unknown option: exit 2",
+               r.diagnostics())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
