@@ -137,8 +137,8 @@ static char *read_system_id(const char *value, const char *path, const char *wha
     if (!valid(value)) {
         /* e.g. "uninitialized" in /etc/machine-id during a first boot */
         set_error(error, STATE_STORE_ERROR_SYSTEM_ID, NULL,
-                  "the %s %s is not %s, so state files cannot be tied to this system", what,
-                  origin, expected);
+                  "the %s %s is not %s, so state files cannot be tied to this system", what, origin,
+                  expected);
         return NULL;
     }
     return g_ascii_strdown(value, -1);
@@ -261,10 +261,9 @@ struct state_store *state_store_open(const char *dir, const struct state_store_i
     if (machine_id == NULL) {
         return NULL;
     }
-    g_autofree char *boot_id =
-        read_system_id(ids->boot_id,
-                       ids->boot_id_path != NULL ? ids->boot_id_path : STATE_STORE_DEFAULT_BOOT_ID,
-                       "boot ID", is_boot_id, "a UUID", error);
+    g_autofree char *boot_id = read_system_id(
+        ids->boot_id, ids->boot_id_path != NULL ? ids->boot_id_path : STATE_STORE_DEFAULT_BOOT_ID,
+        "boot ID", is_boot_id, "a UUID", error);
     if (boot_id == NULL) {
         return NULL;
     }
@@ -611,14 +610,27 @@ static gboolean read_small_file(int fd, const char *path, char **contents, size_
     return TRUE;
 }
 
+/* json-glib's messages quote the offending token, which may be a piece of a key: report only
+ * where the error is. */
+static void set_syntax_error(GError **error, const char *path, const GError *parse_error)
+{
+    unsigned line = 0, column = 0;
+    if (g_str_has_prefix(parse_error->message, "<data>:") &&
+        sscanf(parse_error->message + strlen("<data>:"), "%u:%u", &line, &column) == 2) {
+        set_error(error, STATE_STORE_ERROR_SYNTAX, path, "not JSON (error at line %u, column %u)",
+                  line, column);
+    } else {
+        set_error(error, STATE_STORE_ERROR_SYNTAX, path, "not JSON in UTF-8");
+    }
+}
+
 /* Opens NAME only if it is a regular file (not a symbolic link: O_NOFOLLOW; a FIFO cannot
  * block us: O_NONBLOCK) of ours, private, and small; parses it. Returns the parser, which
  * owns *OBJECT. */
 static JsonParser *read_json_file(struct state_store *store, const char *name, const char *path,
                                   JsonObject **object, GError **error)
 {
-    int fd = openat(store->dir_fd, name,
-                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd = openat(store->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT) {
             set_error(error, STATE_STORE_ERROR_NOT_FOUND, path, "does not exist");
@@ -669,8 +681,7 @@ static JsonParser *read_json_file(struct state_store *store, const char *name, c
             set_error(error, STATE_STORE_ERROR_TRUNCATED, path,
                       "ends inside a JSON value (truncated)");
         } else {
-            set_error(error, STATE_STORE_ERROR_SYNTAX, path, "not JSON: %s",
-                      parse_error->message);
+            set_syntax_error(error, path, parse_error);
         }
         return NULL;
     }
@@ -723,8 +734,7 @@ static gboolean get_int(const struct reader *r, const char *member, gint64 min, 
     return TRUE;
 }
 
-static gboolean get_port(const struct reader *r, const char *member, guint16 *out,
-                         GError **error)
+static gboolean get_port(const struct reader *r, const char *member, guint16 *out, GError **error)
 {
     gint64 value = 0;
     if (!get_int(r, member, 1, G_MAXUINT16, &value, error)) {
@@ -756,16 +766,15 @@ static gboolean get_double(const struct reader *r, const char *member, double li
         return FALSE;
     }
     if (!isfinite(value) || fabs(value) > limit) {
-        set_error(error, STATE_STORE_ERROR_VALUE, r->path, "\"%s\" is %g, outside -%g..%g",
-                  member, value, limit, limit);
+        set_error(error, STATE_STORE_ERROR_VALUE, r->path, "\"%s\" is %g, outside -%g..%g", member,
+                  value, limit, limit);
         return FALSE;
     }
     *out = value;
     return TRUE;
 }
 
-static gboolean get_bool(const struct reader *r, const char *member, gboolean *out,
-                         GError **error)
+static gboolean get_bool(const struct reader *r, const char *member, gboolean *out, GError **error)
 {
     JsonNode *node = get_member(r, member, error);
     if (node == NULL) {
@@ -864,8 +873,8 @@ static void base64_decode(const char *text, guint8 *out)
     }
 }
 
-static gboolean get_key(const struct reader *r, const char *member,
-                        guint8 out[STATE_STORE_KEY_LEN], GError **error)
+static gboolean get_key(const struct reader *r, const char *member, guint8 out[STATE_STORE_KEY_LEN],
+                        GError **error)
 {
     JsonNode *node = get_member(r, member, error);
     if (node == NULL) {
@@ -1080,8 +1089,7 @@ gboolean state_store_save_source(struct state_store *store, const char *source_n
 }
 
 gboolean state_store_take_cookie(struct state_store *store, const char *source_name,
-                                 struct state_source *src, struct nts_cookie *out,
-                                 GError **error)
+                                 struct state_source *src, struct nts_cookie *out, GError **error)
 {
     g_return_val_if_fail(store != NULL && src != NULL && out != NULL, FALSE);
     g_autofree char *name = state_store_source_file_name(source_name, error);
@@ -1167,8 +1175,7 @@ static gboolean read_agent(const struct state_store *store, const struct reader 
     return TRUE;
 }
 
-gboolean state_store_load_agent(struct state_store *store, struct state_agent *out,
-                                GError **error)
+gboolean state_store_load_agent(struct state_store *store, struct state_agent *out, GError **error)
 {
     g_return_val_if_fail(store != NULL && out != NULL, FALSE);
     memset(out, 0, sizeof *out);

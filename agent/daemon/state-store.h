@@ -9,7 +9,7 @@
 
 #include "nts-cookie.h"
 
-#define STATE_STORE_KEY_LEN              32   /* AEAD_AES_SIV_CMAC_256 (RFC 8915 §5.1) */
+#define STATE_STORE_KEY_LEN              32 /* AEAD_AES_SIV_CMAC_256 (RFC 8915 §5.1) */
 #define STATE_STORE_MAX_FILE_SIZE        (64 * 1024)
 #define STATE_STORE_MAX_FREQUENCY_PPM    500.0 /* the kernel's limit (MAXFREQ) */
 #define STATE_STORE_DEFAULT_MACHINE_ID   "/etc/machine-id"
@@ -117,15 +117,13 @@ gboolean state_store_save_source(struct state_store *store, const char *source_n
  * after a failed write the file has also been removed where possible, so a restart cannot
  * reuse cookies the caller may still hand out from memory. */
 gboolean state_store_take_cookie(struct state_store *store, const char *source_name,
-                                 struct state_source *src, struct nts_cookie *out,
-                                 GError **error);
+                                 struct state_source *src, struct nts_cookie *out, GError **error);
 /* Removes SOURCE_NAME's file; a missing file is fine. */
 gboolean state_store_forget_source(struct state_store *store, const char *source_name,
                                    GError **error);
 
 /* Like state_store_load_source() for agent.json. Free with state_agent_clear(). */
-gboolean state_store_load_agent(struct state_store *store, struct state_agent *out,
-                                GError **error);
+gboolean state_store_load_agent(struct state_store *store, struct state_agent *out, GError **error);
 /* Frequencies below 1e-4 ppm are written as 0 (json-glib 1.6 writes exponents as "1e-05.0",
  * which no parser reads back). */
 gboolean state_store_save_agent(struct state_store *store, const struct state_agent *agent,

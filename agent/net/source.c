@@ -68,10 +68,9 @@ static void end_with_error(struct source *s, enum source_status status, const GE
         s->events.failed(s, error, s->user_data);
 }
 
-static void credentials_changed(struct source *s)
+static gboolean credentials_changed(struct source *s)
 {
-    if (s->events.credentials_changed != NULL)
-        s->events.credentials_changed(s, s->user_data);
+    return s->events.credentials_changed == NULL || s->events.credentials_changed(s, s->user_data);
 }
 
 static void forget_credentials(struct source *s)
@@ -79,7 +78,6 @@ static void forget_credentials(struct source *s)
     explicit_bzero(&s->creds, sizeof(s->creds));
     g_clear_object(&s->ntp_address);
     s->ntp_address_text[0] = '\0';
-    credentials_changed(s);
 }
 
 static struct sample make_sample(const struct ntp_measurement *m)
@@ -164,7 +162,14 @@ static void start_request(struct source *s)
     }
     /* The cookie leaves the jar, and whoever persists the jar learns so, before it is
      * sent: a crash after this point can lose it, never send it again. */
-    credentials_changed(s);
+    if (!credentials_changed(s)) {
+        explicit_bzero(&cookie, sizeof(cookie));
+        g_autoptr(GError) error =
+            g_error_new(GNOMON_NET_ERROR, GNOMON_NET_ERROR_NO_COOKIES,
+                        "%s: cannot record the cookie store, so no cookie is sent", s->name);
+        end_with_error(s, SOURCE_STATUS_NTS_AUTH_FAILED, error);
+        return;
+    }
     s->attempts++;
     s->requests_sent++;
     s->status = SOURCE_STATUS_MEASURING;

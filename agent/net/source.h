@@ -53,8 +53,9 @@ struct source_events {
     void (*sample)(struct source *source, const struct sample *sample, gpointer user_data);
     void (*failed)(struct source *source, const GError *error, gpointer user_data);
     /* After every change of the credentials and before a cookie taken from them is sent:
-     * whoever persists them must do it here, so a cookie is never sent twice. */
-    void (*credentials_changed)(struct source *source, gpointer user_data);
+     * whoever persists them must do it here, so a cookie is never sent twice. FALSE (could
+     * not persist) stops the measurement before anything is sent. */
+    gboolean (*credentials_changed)(struct source *source, gpointer user_data);
 };
 
 struct source *source_new(const struct source_settings *settings,
