@@ -232,8 +232,14 @@ struct nts_reply_status nts_reply_parse(const uint8_t *buf, size_t len,
     if (out->header.stratum == 0)
         return reply_error(NTS_REPLY_ERR_KISS);
     status.header_error = ntp_header_check_reply(&out->header);
-    if (status.header_error != NTP_PACKET_OK)
+    if (status.header_error != NTP_PACKET_OK) {
         status.error = NTS_REPLY_ERR_HEADER;
+        return status;
+    }
+    /* Every request carries one cookie field, so every reply owes at least one new
+     * cookie; a server that sends none would drain the jar (chrony drops these too). */
+    if (out->n_cookies == 0)
+        status.error = NTS_REPLY_ERR_NO_COOKIES;
     return status;
 }
 
@@ -320,6 +326,8 @@ const char *nts_reply_error_str(enum nts_reply_error error)
         return "NTS NAK: the server did not accept our cookie";
     case NTS_REPLY_ERR_KISS:
         return "authenticated kiss-o'-death";
+    case NTS_REPLY_ERR_NO_COOKIES:
+        return "authenticated reply without a new cookie";
     case NTS_REPLY_ERR_CRYPTO:
         return "AEAD decryption failed";
     }

@@ -141,6 +141,9 @@ static gboolean take_packet(struct ntp_exchange *ex, const guint8 *buf, size_t l
         fail(ex, GNOMON_NET_ERROR_NTP_KISS, "authenticated kiss code %s", code);
         return TRUE;
     }
+    case NTS_REPLY_ERR_NO_COOKIES:
+        fail(ex, GNOMON_NET_ERROR_NTP_AUTH, "%s", nts_reply_error_str(status.error));
+        return TRUE;
     case NTS_REPLY_ERR_HEADER:
         if (status.header_error != NTP_PACKET_ERR_TRUNCATED) {
             /* Only reached after authentication: the server itself says this. */

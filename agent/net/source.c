@@ -33,10 +33,12 @@ struct source {
     struct source_credentials creds;
     int ke_family;
     GSocketAddress *ntp_address; /* resolved from creds.ntp_server */
+    GList *ntp_candidates;       /* the other addresses it resolved to, to try in turn */
     char ntp_address_text[80];
 
     enum source_status status;
     char *last_error;
+    GString *round_errors; /* distinct failures of this measurement, "; "-separated */
     gboolean busy;
     unsigned attempts;      /* NTP requests in this measurement */
     gboolean ke_this_round; /* a key exchange already ran in this measurement */
@@ -52,6 +54,7 @@ struct source {
 
 static void start_key_exchange(struct source *s);
 static void start_request(struct source *s);
+static void use_ntp_address(struct source *s, GInetAddress *address);
 
 static void set_error(struct source *s, const char *message)
 {
@@ -59,13 +62,26 @@ static void set_error(struct source *s, const char *message)
     s->last_error = g_strdup(message);
 }
 
+/* Remembers a failure of this measurement (each address or attempt may fail differently). */
+static void note_error(struct source *s, const char *message)
+{
+    if (strstr(s->round_errors->str, message) != NULL)
+        return;
+    if (s->round_errors->len > 0)
+        g_string_append(s->round_errors, "; ");
+    g_string_append(s->round_errors, message);
+}
+
 static void end_with_error(struct source *s, enum source_status status, const GError *error)
 {
     s->busy = FALSE;
     s->status = status;
-    set_error(s, error->message);
-    if (s->events.failed != NULL)
-        s->events.failed(s, error, s->user_data);
+    note_error(s, error->message);
+    set_error(s, s->round_errors->str);
+    if (s->events.failed != NULL) {
+        g_autoptr(GError) all = g_error_new_literal(error->domain, error->code, s->last_error);
+        s->events.failed(s, all, s->user_data);
+    }
 }
 
 static gboolean credentials_changed(struct source *s)
@@ -76,6 +92,7 @@ static gboolean credentials_changed(struct source *s)
 static void forget_credentials(struct source *s)
 {
     explicit_bzero(&s->creds, sizeof(s->creds));
+    g_list_free_full(g_steal_pointer(&s->ntp_candidates), g_object_unref);
     g_clear_object(&s->ntp_address);
     s->ntp_address_text[0] = '\0';
 }
@@ -127,15 +144,26 @@ static void on_exchange_done(const struct ntp_measurement *m, const GError *erro
         return;
     }
 
-    set_error(s, error->message);
+    note_error(s, error->message);
     /* A NAK: the server no longer knows our cookies (its keys rotated). It proves nothing
      * by itself, so old keys stay until a new key exchange has succeeded. */
     if (g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_NTP_NAK) && !s->ke_this_round) {
         start_key_exchange(s);
         return;
     }
-    gboolean retry = g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_TIMEOUT) ||
-                     g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_NTP_AUTH);
+    gboolean unreachable = g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_TIMEOUT);
+    /* The name resolved to several addresses (e.g. ::1 and 127.0.0.1): the next one may
+     * answer where this one did not. It does not count as a retry of the same address. */
+    if (unreachable && s->ntp_candidates != NULL) {
+        GInetAddress *next = s->ntp_candidates->data;
+        s->ntp_candidates = g_list_delete_link(s->ntp_candidates, s->ntp_candidates);
+        use_ntp_address(s, next);
+        g_object_unref(next);
+        start_request(s);
+        return;
+    }
+    gboolean retry =
+        unreachable || g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_NTP_AUTH);
     if (retry && s->attempts < s->ntp_attempts) {
         start_request(s);
         return;
@@ -224,7 +252,10 @@ static void on_ntp_resolved(GObject *resolver, GAsyncResult *result, gpointer us
         }
     }
     use_ntp_address(s, chosen);
-    g_list_free_full(addresses, g_object_unref);
+    addresses = g_list_remove(addresses, chosen);
+    g_object_unref(chosen);
+    g_list_free_full(s->ntp_candidates, g_object_unref);
+    s->ntp_candidates = addresses;
     start_request(s);
 }
 
@@ -311,6 +342,7 @@ struct source *source_new(const struct source_settings *settings,
     s->events = *events;
     s->user_data = user_data;
     s->last_error = g_strdup("");
+    s->round_errors = g_string_new(NULL);
     sample_filter_init(&s->filter);
     return s;
 }
@@ -326,12 +358,14 @@ void source_free(struct source *s)
         g_clear_object(&s->resolving);
     }
     explicit_bzero(&s->creds, sizeof(s->creds));
+    g_list_free_full(s->ntp_candidates, g_object_unref);
     g_clear_object(&s->ntp_address);
     tls_trust_unref(s->trust);
     g_free(s->name);
     g_free(s->host);
     g_free(s->operator_name);
     g_free(s->last_error);
+    g_string_free(s->round_errors, TRUE);
     g_free(s);
 }
 
@@ -341,6 +375,7 @@ void source_measure(struct source *s)
         return;
     s->busy = TRUE;
     s->attempts = 0;
+    g_string_truncate(s->round_errors, 0);
     s->ke_this_round = FALSE;
     if (!s->creds.valid || s->creds.jar.count == 0)
         start_key_exchange(s);
@@ -356,6 +391,7 @@ gboolean source_busy(const struct source *s)
 void source_set_credentials(struct source *s, const struct source_credentials *creds)
 {
     s->creds = *creds;
+    g_list_free_full(g_steal_pointer(&s->ntp_candidates), g_object_unref);
     g_clear_object(&s->ntp_address);
     s->ntp_address_text[0] = '\0';
 }

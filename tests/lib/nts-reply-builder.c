@@ -88,3 +88,21 @@ size_t nts_reply_builder_build(const struct nts_reply_builder *b, uint8_t *buf, 
     }
     return writer.len;
 }
+
+bool nts_reply_builder_corrupt_tag(uint8_t *buf, size_t len)
+{
+    struct ntp_ext_reader reader;
+    struct ntp_ext_field field;
+    ntp_ext_reader_init(&reader, buf, len, NTP_HEADER_LEN, NTP_EXT_MIN_LEN_CLEAR);
+    while (ntp_ext_next(&reader, &field) == NTP_EXT_OK) {
+        if (field.type != NTS_EXT_AUTHENTICATOR || field.body_len < 4)
+            continue;
+        size_t nonce_room = (read_be16(field.body) + (size_t)3) & ~(size_t)3;
+        size_t tag = 4 + nonce_room;
+        if (read_be16(field.body + 2) < AES_SIV_TAG_LEN || field.body_len < tag + AES_SIV_TAG_LEN)
+            return false;
+        buf[field.start + NTP_EXT_HEADER_LEN + tag] ^= 0x01;
+        return true;
+    }
+    return false;
+}

@@ -39,4 +39,9 @@ size_t nts_reply_builder_build(const struct nts_reply_builder *builder, uint8_t 
 void nts_reply_builder_default_header(struct ntp_header *header, uint64_t transmit_ts,
                                       uint64_t server_time);
 
+/* Flips one bit of the SIV tag in a reply built above (with word padding, i.e. without
+ * `unpadded`), leaving every length intact: the result is well-formed but must not verify.
+ * False when buf holds no authenticator with a whole tag. */
+bool nts_reply_builder_corrupt_tag(uint8_t *buf, size_t len);
+
 #endif

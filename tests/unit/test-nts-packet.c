@@ -394,6 +394,16 @@ START_TEST(test_reply_malformed_encrypted_field)
 }
 END_TEST
 
+START_TEST(test_reply_without_new_cookie)
+{
+    struct nts_reply_builder b = good_builder();
+    b.n_cookies = 0;
+    ck_assert_int_eq(build_and_parse(&b), NTS_REPLY_ERR_NO_COOKIES);
+    b.n_cookies = 1;
+    ck_assert_int_eq(build_and_parse(&b), NTS_REPLY_OK);
+}
+END_TEST
+
 START_TEST(test_reply_too_many_cookies)
 {
     struct nts_reply_builder b = good_builder();
@@ -471,6 +481,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_authenticated_kiss);
     tcase_add_test(tc, test_authenticated_but_unsynchronized);
     tcase_add_test(tc, test_reply_malformed_encrypted_field);
+    tcase_add_test(tc, test_reply_without_new_cookie);
     tcase_add_test(tc, test_reply_too_many_cookies);
     tcase_add_test(tc, test_reply_oversized_cookie);
     tcase_add_test(tc, test_reply_truncated);

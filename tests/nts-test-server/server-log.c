@@ -1,0 +1,23 @@
+#include "server-log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static bool quiet;
+
+void server_log_set_quiet(bool value)
+{
+    quiet = value;
+}
+
+void server_log(const char *format, ...)
+{
+    if (quiet)
+        return;
+    va_list args;
+    va_start(args, format);
+    fputs("gnomon-test-nts-server: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
