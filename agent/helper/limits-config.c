@@ -1,0 +1,450 @@
+/* clock-helper.conf. Like the agent's loader (agent/daemon/config.c) it scans each line
+ * itself, because GKeyFile merges a repeated group or key silently and reports no line
+ * numbers; GKeyFile then only unescapes the values. Numbers of seconds are parsed as exact
+ * decimals (no binary floating point), so "0.5" is exactly 500000000 ns. */
+#include "limits-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FILE_SIZE    (64 * 1024)
+#define MAX_QUOTED_CHARS 60
+#define GROUP            "Limits"
+#define MAX_WHOLE_SECS   INT64_C(9223372035) /* so that seconds * 1e9 + fraction fits */
+
+G_DEFINE_QUARK(gnomon - limits - config - error - quark, limits_config_error)
+
+enum key_kind {
+    KIND_SECONDS,     /* finite, >= min */
+    KIND_SECONDS_INF, /* or "inf" */
+    KIND_PPM,
+    KIND_COUNT,
+};
+
+enum limit_key {
+    KEY_MAX_SLEW,
+    KEY_MAX_SLEW_PER_HOUR,
+    KEY_MAX_FREQUENCY,
+    KEY_MAX_STEP,
+    KEY_BOOT_MAX_STEP,
+    KEY_MAX_STEPS_PER_HOUR,
+    KEY_MAX_MEASUREMENT_AGE,
+    KEY_APPROVAL_LIFETIME,
+    KEY_FLOOR_LAG,
+    KEY_MAX_YEARS_AFTER_BUILD,
+    N_KEYS
+};
+
+/* Ranges: seconds and ppm in [min, max] (max 0 = no bound but the type's); counts in
+ * [min, max]. The slew and frequency bounds are the kernel's (helper-policy.h). */
+static const struct {
+    const char *name;
+    enum key_kind kind;
+    gint64 min;
+    gint64 max;
+} keys[N_KEYS] = {
+    [KEY_MAX_SLEW] = {"MaxSlewSeconds", KIND_SECONDS, 0, HELPER_POLICY_KERNEL_MAX_SLEW_NS},
+    [KEY_MAX_SLEW_PER_HOUR] = {"MaxSlewPerHourSeconds", KIND_SECONDS, 0, 0},
+    [KEY_MAX_FREQUENCY] = {"MaxFrequencyPPM", KIND_PPM, 0, 500},
+    [KEY_MAX_STEP] = {"MaxStepSeconds", KIND_SECONDS_INF, 0, 0},
+    [KEY_BOOT_MAX_STEP] = {"BootMaxStepSeconds", KIND_SECONDS_INF, 0, 0},
+    [KEY_MAX_STEPS_PER_HOUR] = {"MaxStepsPerHour", KIND_COUNT, 0, HELPER_POLICY_MAX_STEPS},
+    [KEY_MAX_MEASUREMENT_AGE] = {"MaxMeasurementAgeSeconds", KIND_SECONDS, 1, 0},
+    [KEY_APPROVAL_LIFETIME] = {"ApprovalLifetimeSeconds", KIND_SECONDS, 1, 0},
+    [KEY_FLOOR_LAG] = {"FloorLagSeconds", KIND_SECONDS, 0, 0},
+    [KEY_MAX_YEARS_AFTER_BUILD] = {"MaxYearsAfterBuild", KIND_COUNT, 1, 200},
+};
+
+/* Text from the file, fit for a one-line message. */
+static char *quote(const char *text)
+{
+    GString *out = g_string_new("\"");
+    glong n = 0;
+    const char *p = text;
+    for (; *p != '\0' && n < MAX_QUOTED_CHARS; p = g_utf8_next_char(p), n++) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_iscntrl(c)) {
+            g_string_append_c(out, '?');
+        } else {
+            g_string_append_unichar(out, c);
+        }
+    }
+    g_string_append(out, *p == '\0' ? "\"" : "...\"");
+    return g_string_free(out, FALSE);
+}
+
+G_GNUC_PRINTF(5, 6)
+static void set_error(GError **error, enum limits_config_error code, const char *file, guint line,
+                      const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    g_autofree char *message = g_strdup_vprintf(format, args);
+    va_end(args);
+    if (line == 0) {
+        g_set_error(error, LIMITS_CONFIG_ERROR, code, "%s: %s", file, message);
+    } else {
+        g_set_error(error, LIMITS_CONFIG_ERROR, code, "%s:%u: %s", file, line, message);
+    }
+}
+
+char *limits_config_format_seconds(gint64 ns)
+{
+    if (ns == HELPER_POLICY_NO_LIMIT) {
+        return g_strdup("inf");
+    }
+    const char *sign = ns < 0 ? "-" : "";
+    guint64 magnitude = ns < 0 ? (guint64)0 - (guint64)ns : (guint64)ns;
+    guint64 whole = magnitude / (guint64)NS_PER_SEC;
+    guint64 fraction = magnitude % (guint64)NS_PER_SEC;
+    if (fraction == 0) {
+        return g_strdup_printf("%s%" G_GUINT64_FORMAT, sign, whole);
+    }
+    char digits[16];
+    g_snprintf(digits, sizeof digits, "%09" G_GUINT64_FORMAT, fraction);
+    for (int i = 8; i > 0 && digits[i] == '0'; i--) {
+        digits[i] = '\0';
+    }
+    return g_strdup_printf("%s%" G_GUINT64_FORMAT ".%s", sign, whole, digits);
+}
+
+/* "12", "0.5", "1000.000000001": at most 9 decimals; a message otherwise. */
+static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gint64 max, gint64 *ns)
+{
+    g_autofree char *quoted = quote(text);
+    if (allow_inf && g_ascii_strcasecmp(text, "inf") == 0) {
+        *ns = HELPER_POLICY_NO_LIMIT;
+        return NULL;
+    }
+    const char *p = text;
+    gint64 whole = 0;
+    int digits = 0;
+    for (; g_ascii_isdigit(*p); p++, digits++) {
+        if (whole > MAX_WHOLE_SECS / 10) {
+            return g_strdup_printf("%s is too large", quoted);
+        }
+        whole = whole * 10 + (*p - '0');
+    }
+    gint64 fraction = 0;
+    int decimals = 0;
+    if (*p == '.') {
+        for (p++; g_ascii_isdigit(*p); p++, decimals++) {
+            if (decimals == 9) {
+                return g_strdup_printf("%s has more than 9 decimals (nanoseconds)", quoted);
+            }
+            fraction = fraction * 10 + (*p - '0');
+        }
+        if (decimals == 0) {
+            digits = 0; /* "1." */
+        }
+    }
+    if (digits == 0 || *p != '\0') {
+        return g_strdup_printf("%s is not a number of seconds (like 0.5 or 1000%s)", quoted,
+                               allow_inf ? ", or inf" : "");
+    }
+    if (whole > MAX_WHOLE_SECS) {
+        return g_strdup_printf("%s is too large", quoted);
+    }
+    for (; decimals < 9; decimals++) {
+        fraction *= 10;
+    }
+    gint64 value = whole * NS_PER_SEC + fraction;
+    if (value < min) {
+        g_autofree char *least = limits_config_format_seconds(min);
+        return g_strdup_printf("%s is too small: the least is %s", quoted, least);
+    }
+    if (max > 0 && value > max) {
+        g_autofree char *most = limits_config_format_seconds(max);
+        return g_strdup_printf("%s is too large: the most is %s", quoted, most);
+    }
+    *ns = value;
+    return NULL;
+}
+
+static char *parse_count(const char *text, gint64 min, gint64 max, guint *out)
+{
+    g_autofree char *quoted = quote(text);
+    gint64 value = 0;
+    const char *p = text;
+    for (; g_ascii_isdigit(*p) && value <= max; p++) {
+        value = value * 10 + (*p - '0');
+    }
+    if (p == text || (*p != '\0' && !g_ascii_isdigit(*p))) {
+        return g_strdup_printf("%s is not a whole number", quoted);
+    }
+    if (*p != '\0' || value > max) {
+        return g_strdup_printf("%s is too large: the most is %" G_GINT64_FORMAT, quoted, max);
+    }
+    if (value < min) {
+        return g_strdup_printf("%s is too small: the least is %" G_GINT64_FORMAT, quoted, min);
+    }
+    *out = (guint)value;
+    return NULL;
+}
+
+static char *parse_ppm(const char *text, gint64 max, double *ppm)
+{
+    /* The same exact decimal syntax as seconds; ppm with up to 9 decimals. */
+    gint64 nano_ppm = 0;
+    g_autofree char *problem = parse_seconds(text, FALSE, 0, max * NS_PER_SEC, &nano_ppm);
+    if (problem != NULL) {
+        g_autofree char *quoted = quote(text);
+        if (strstr(problem, "too large") != NULL) {
+            return g_strdup_printf("%s is too large: the most is %" G_GINT64_FORMAT
+                                   " (the kernel's limit)",
+                                   quoted, max);
+        }
+        return g_strdup_printf("%s is not a number of ppm (like 500 or 12.5)", quoted);
+    }
+    *ppm = (double)nano_ppm / 1e9;
+    return NULL;
+}
+
+static char *set_value(struct helper_limits *limits, enum limit_key key, const char *text)
+{
+    gint64 min = keys[key].min;
+    gint64 max = keys[key].max;
+    switch (key) {
+    case KEY_MAX_SLEW:
+        return parse_seconds(text, FALSE, min, max, &limits->max_slew_ns);
+    case KEY_MAX_SLEW_PER_HOUR:
+        return parse_seconds(text, FALSE, min, max, &limits->max_slew_per_hour_ns);
+    case KEY_MAX_FREQUENCY:
+        return parse_ppm(text, max, &limits->max_frequency_ppm);
+    case KEY_MAX_STEP:
+        return parse_seconds(text, TRUE, min, max, &limits->max_step_ns);
+    case KEY_BOOT_MAX_STEP:
+        return parse_seconds(text, TRUE, min, max, &limits->boot_max_step_ns);
+    case KEY_MAX_STEPS_PER_HOUR:
+        return parse_count(text, min, max, &limits->max_steps_per_hour);
+    case KEY_MAX_MEASUREMENT_AGE:
+        return parse_seconds(text, FALSE, min * NS_PER_SEC, max, &limits->max_measurement_age_ns);
+    case KEY_APPROVAL_LIFETIME:
+        return parse_seconds(text, FALSE, min * NS_PER_SEC, max, &limits->approval_lifetime_ns);
+    case KEY_FLOOR_LAG:
+        return parse_seconds(text, FALSE, min, max, &limits->floor_lag_ns);
+    case KEY_MAX_YEARS_AFTER_BUILD:
+        return parse_count(text, min, max, &limits->max_years_after_build);
+    case N_KEYS:
+        break;
+    }
+    g_assert_not_reached();
+    return NULL;
+}
+
+static gboolean find_key(const char *name, enum limit_key *key)
+{
+    for (int i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].name, name) == 0) {
+            *key = (enum limit_key)i;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static gboolean read_file(const char *path, gboolean missing_ok, GByteArray **contents,
+                          gboolean *missing, GError **error)
+{
+    *missing = FALSE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int saved = errno;
+        if (saved == ENOENT && missing_ok) {
+            *missing = TRUE;
+            return TRUE;
+        }
+        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: %s", g_strerror(saved));
+        return FALSE;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: not a regular file");
+        return FALSE;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        close(fd);
+        set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
+                  "writable by %s (mode %04o): anyone who can write it could loosen the "
+                  "clock limits; make it writable only by root (chmod go-w)",
+                  (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+        return FALSE;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        close(fd);
+        set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
+                  "owned by uid %lu, neither root nor this user: that user could loosen the "
+                  "clock limits",
+                  (unsigned long)st.st_uid);
+        return FALSE;
+    }
+    g_autoptr(GByteArray) bytes = g_byte_array_new();
+    guint8 buffer[4096];
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int saved = errno;
+            close(fd);
+            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: %s",
+                      g_strerror(saved));
+            return FALSE;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (bytes->len + (gsize)n > MAX_FILE_SIZE) {
+            close(fd);
+            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "larger than %d bytes",
+                      MAX_FILE_SIZE);
+            return FALSE;
+        }
+        g_byte_array_append(bytes, buffer, (guint)n);
+    }
+    close(fd);
+    *contents = g_steal_pointer(&bytes);
+    return TRUE;
+}
+
+/* One pass over the lines: structure, duplicates and names, with each key's line. ";"
+ * comment lines are rewritten to "#" (GKeyFile knows only "#"). */
+static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS], GError **error)
+{
+    gboolean in_group = FALSE;
+    guint group_line = 0;
+    gsize pos = 0;
+    for (guint line = 1; pos < len; line++) {
+        char *start = text + pos;
+        char *newline = memchr(start, '\n', len - pos);
+        gsize line_len = newline != NULL ? (gsize)(newline - start) : len - pos;
+        pos += line_len + (newline != NULL ? 1 : 0);
+
+        if (memchr(start, '\0', line_len) != NULL) {
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, "contains a NUL byte");
+            return FALSE;
+        }
+        if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, "not valid UTF-8");
+            return FALSE;
+        }
+        g_autofree char *copy = g_strndup(start, line_len);
+        char *p = copy;
+        while (g_ascii_isspace(*p)) {
+            p++;
+        }
+        g_strchomp(p);
+        if (*p == '\0' || *p == '#') {
+            continue;
+        }
+        if (*p == ';') {
+            start[p - copy] = '#';
+            continue;
+        }
+        if (*p == '[') {
+            char *end = strchr(p, ']');
+            if (end == NULL || end[1] != '\0') {
+                g_autofree char *quoted = quote(p);
+                set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
+                          "%s is not a group header: expected [Limits] alone on the line", quoted);
+                return FALSE;
+            }
+            *end = '\0';
+            if (strcmp(p + 1, GROUP) != 0) {
+                g_autofree char *quoted = quote(p + 1);
+                set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
+                          "unknown group %s (the only group is [" GROUP "])", quoted);
+                return FALSE;
+            }
+            if (group_line != 0) {
+                set_error(error, LIMITS_CONFIG_ERROR_DUPLICATE, path, line,
+                          "duplicate group [" GROUP "] (first at line %u)", group_line);
+                return FALSE;
+            }
+            group_line = line;
+            in_group = TRUE;
+            continue;
+        }
+        char *equals = strchr(p, '=');
+        if (equals == NULL || equals == p) {
+            g_autofree char *quoted = quote(p);
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
+                      "%s is not a [group], a key=value line or a comment", quoted);
+            return FALSE;
+        }
+        *equals = '\0';
+        g_strchomp(p);
+        g_autofree char *quoted = quote(p);
+        if (!in_group) {
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
+                      "key %s comes before [" GROUP "]", quoted);
+            return FALSE;
+        }
+        enum limit_key key;
+        if (!find_key(p, &key)) {
+            set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
+                      "unknown key %s in [" GROUP "]", quoted);
+            return FALSE;
+        }
+        if (lines[key] != 0) {
+            set_error(error, LIMITS_CONFIG_ERROR_DUPLICATE, path, line,
+                      "duplicate key %s in [" GROUP "] (first at line %u)", quoted, lines[key]);
+            return FALSE;
+        }
+        lines[key] = line;
+    }
+    return TRUE;
+}
+
+gboolean limits_config_load(const char *path, gboolean missing_ok, struct helper_limits *limits,
+                            GError **error)
+{
+    g_return_val_if_fail(path != NULL && limits != NULL, FALSE);
+    *limits = helper_limits_default();
+    g_autoptr(GByteArray) contents = NULL;
+    gboolean missing = FALSE;
+    if (!read_file(path, missing_ok, &contents, &missing, error)) {
+        return FALSE;
+    }
+    if (missing) {
+        return TRUE;
+    }
+    guint lines[N_KEYS] = {0};
+    if (!scan(path, (char *)contents->data, contents->len, lines, error)) {
+        return FALSE;
+    }
+    g_autoptr(GKeyFile) key_file = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+    if (!g_key_file_load_from_data(key_file, (const char *)contents->data, contents->len,
+                                   G_KEY_FILE_NONE, &local)) {
+        set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, 0, "%s", local->message);
+        return FALSE;
+    }
+    struct helper_limits loaded = *limits;
+    for (int i = 0; i < N_KEYS; i++) {
+        if (lines[i] == 0) {
+            continue;
+        }
+        g_autofree char *value = g_key_file_get_string(key_file, GROUP, keys[i].name, &local);
+        if (value == NULL) {
+            set_error(error, LIMITS_CONFIG_ERROR_VALUE, path, lines[i], "[" GROUP "] %s: %s",
+                      keys[i].name, local->message);
+            return FALSE;
+        }
+        g_strstrip(value);
+        g_autofree char *problem = set_value(&loaded, (enum limit_key)i, value);
+        if (problem != NULL) {
+            set_error(error, LIMITS_CONFIG_ERROR_VALUE, path, lines[i], "[" GROUP "] %s: %s",
+                      keys[i].name, problem);
+            return FALSE;
+        }
+    }
+    *limits = loaded;
+    return TRUE;
+}
