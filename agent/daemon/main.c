@@ -1,5 +1,6 @@
 /* gnomon-agent: command line, configuration, then the query or the daemon. */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,6 +8,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "daemon.h"
 #include "query.h"
 
 #define DEFAULT_CONFIG    SYSCONFDIR "/gnomon/gnomon.conf"
@@ -15,6 +17,8 @@
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    /* A peer closing a connection is an error to report, never a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     g_autofree char *config_path = NULL;
     g_autofree char *state_directory = NULL;
     g_autofree char *virtual_clock = NULL;
@@ -63,8 +67,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "gnomon-agent: warning: %s\n", (const char *)config->warnings->pdata[i]);
 
     if (!query) {
-        fprintf(stderr, "gnomon-agent: only --query is available in this version\n");
-        return QUERY_EXIT_FAILURE;
+        struct agent_options agent_options = {
+            .state_directory = state_directory,
+            .virtual_clock = virtual_clock,
+            .verbose = verbose,
+        };
+        /* The daemon owns the configuration from here (Reload replaces it). */
+        return daemon_run(g_steal_pointer(&config), config_path ? config_path : DEFAULT_CONFIG,
+                          &agent_options);
     }
     struct query_options options = {
         .json = json,

@@ -194,7 +194,8 @@ static gboolean on_connect_timeout(gpointer data)
 
 static gboolean start_tls(struct nts_ke_client *ke)
 {
-    int rc = gnutls_init(&ke->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+    /* GNUTLS_NO_SIGNAL: a peer that closes first must not kill us with SIGPIPE. */
+    int rc = gnutls_init(&ke->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
     const char *where = NULL;
     if (rc >= 0)
         rc = gnutls_priority_set_direct(ke->session, KE_PRIORITY, &where);

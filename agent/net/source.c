@@ -388,6 +388,27 @@ gboolean source_busy(const struct source *s)
     return s->busy;
 }
 
+void source_cancel(struct source *s)
+{
+    nts_ke_client_free(s->ke);
+    s->ke = NULL;
+    ntp_exchange_free(s->exchange);
+    s->exchange = NULL;
+    if (s->resolving != NULL) {
+        g_cancellable_cancel(s->resolving);
+        g_clear_object(&s->resolving);
+    }
+    if (s->busy) {
+        s->busy = FALSE;
+        s->status = SOURCE_STATUS_PENDING;
+    }
+}
+
+void source_clear_samples(struct source *s)
+{
+    sample_filter_clear(&s->filter);
+}
+
 void source_set_credentials(struct source *s, const struct source_credentials *creds)
 {
     s->creds = *creds;

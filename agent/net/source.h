@@ -65,6 +65,10 @@ void source_free(struct source *source);
 /* Starts one measurement (a no-op while one is under way). */
 void source_measure(struct source *source);
 gboolean source_busy(const struct source *source);
+/* Stops a measurement under way (going offline): no callback follows. */
+void source_cancel(struct source *source);
+/* Forgets every sample: after a step they measure a clock that no longer exists. */
+void source_clear_samples(struct source *source);
 
 void source_set_credentials(struct source *source, const struct source_credentials *creds);
 const struct source_credentials *source_get_credentials(const struct source *source);

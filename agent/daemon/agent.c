@@ -1,0 +1,911 @@
+#include "agent.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+#include "build-config.h"
+#include "discipline.h"
+#include "local-clock.h"
+#include "nanoseconds.h"
+#include "select.h"
+#include "source.h"
+#include "state-store.h"
+#include "tls-trust.h"
+
+G_DEFINE_QUARK(gnomon - clock - control - error - quark, gnomon_clock_control_error)
+
+/* Journal message IDs of the agent's decisions (journalctl MESSAGE_ID=...). */
+#define MESSAGE_ID_DECISION "a1d3f3a6c0b84c5e9f1e0c6b2d7f4e10"
+#define MESSAGE_ID_REFUSED  "7c2e5b9d4a1f4e3b8d6c0a9f1e2b3c4d"
+
+/* Bounds of one round: a key exchange, NTP requests 2 s apart, and a round deadline. */
+#define ROUND_KE_TIMEOUT_MS  8000
+#define ROUND_NTP_TIMEOUT_MS 2000
+#define ROUND_NTP_ATTEMPTS   2
+#define ROUND_DEADLINE_MS    15000
+/* clock-policy.md: samples from one server at least 2 s apart. */
+#define MIN_SPACING_MS       2000
+/* FloorLagSeconds: the floor stays a day behind the last accepted change. */
+#define FLOOR_LAG_NS         (INT64_C(86400) * NS_PER_SEC)
+
+struct agent_source {
+    struct agent *agent;
+    struct source *source;
+    guint start_timer; /* jittered first measurement */
+    gboolean in_round;
+    guint8 reach;
+    const char *verdict; /* selected/candidate/falseticker of the last consensus */
+};
+
+struct agent {
+    struct gnomon_config *config;
+    struct agent_options options;
+    struct clock_control clock;
+    struct agent_events events;
+    gpointer events_data;
+
+    StateStore *store;
+    struct local_clock *local;
+    GHashTable *trusts; /* CA path ("" = system) -> struct tls_trust* */
+    GPtrArray *sources; /* struct agent_source* */
+    struct discipline_limits limits;
+    struct discipline discipline;
+    gint64 time_floor_unix_ns;
+
+    gboolean online;
+    gboolean started;
+    gboolean decided_once;
+    gboolean round_active;
+    gboolean first_round;
+    gboolean request_in_flight;
+    guint round_deadline;
+    guint next_round;
+    gint64 last_round_start_boot_ns;
+
+    struct agent_status status;
+    gboolean pending_refused; /* State step-refused */
+    gboolean consensus;
+};
+
+static void schedule_round(struct agent *a, gint64 delay_ms);
+static void start_round(struct agent *a);
+
+/* ---- status ------------------------------------------------------------------------ */
+
+const char *agent_state_str(enum agent_state state)
+{
+    switch (state) {
+    case AGENT_STATE_STARTING:
+        return "starting";
+    case AGENT_STATE_KEY_EXCHANGE:
+        return "key-exchange";
+    case AGENT_STATE_MEASURING:
+        return "measuring";
+    case AGENT_STATE_SYNCHRONIZED:
+        return "synchronized";
+    case AGENT_STATE_NO_CONSENSUS:
+        return "no-consensus";
+    case AGENT_STATE_STEP_REFUSED:
+        return "step-refused";
+    case AGENT_STATE_OFFLINE:
+        return "offline";
+    }
+    return "starting";
+}
+
+static void clear_source_status(struct agent_status *st)
+{
+    for (guint i = 0; i < st->n_sources; i++) {
+        g_free(st->sources[i].name);
+        g_free(st->sources[i].host);
+        g_free(st->sources[i].address);
+        g_free(st->sources[i].operator_name);
+        g_free(st->sources[i].last_error);
+    }
+    g_free(st->sources);
+    st->sources = NULL;
+    st->n_sources = 0;
+}
+
+static enum agent_state current_state(const struct agent *a)
+{
+    if (!a->online)
+        return AGENT_STATE_OFFLINE;
+    if (a->pending_refused)
+        return AGENT_STATE_STEP_REFUSED;
+    if (a->decided_once)
+        return a->consensus ? AGENT_STATE_SYNCHRONIZED : AGENT_STATE_NO_CONSENSUS;
+    if (!a->started)
+        return AGENT_STATE_STARTING;
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (source_get_status(as->source) == SOURCE_STATUS_KEY_EXCHANGE)
+            return AGENT_STATE_KEY_EXCHANGE;
+    }
+    return AGENT_STATE_MEASURING;
+}
+
+/* Rebuilds the status snapshot and tells the service, which emits what changed. */
+static void publish(struct agent *a)
+{
+    struct agent_status *st = &a->status;
+    clear_source_status(st);
+    st->state = current_state(a);
+    st->online = a->online;
+    st->poll_interval_usec = (guint64)(a->discipline.poll_ns / NS_PER_US);
+    st->frequency_ppm = a->discipline.frequency_ppm;
+    st->min_agreeing = a->config->min_agreeing_sources;
+    st->pending_step_ns = a->discipline.pending ? a->discipline.pending_offset_ns : 0;
+    st->n_sources = a->sources->len;
+    st->sources = g_new0(struct agent_source_status, st->n_sources);
+    gint64 now = local_clock_boottime_ns();
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        struct source *s = as->source;
+        struct agent_source_status *out = &st->sources[i];
+        out->name = g_strdup(source_name(s));
+        out->host = g_strdup(source_host(s));
+        out->address = g_strdup(source_ntp_address(s));
+        out->port = source_port(s);
+        out->operator_name = g_strdup(source_operator(s));
+        out->last_error = g_strdup(source_last_error(s));
+        out->reach = as->reach;
+        out->cookies = (guint)source_get_credentials(s)->jar.count;
+        out->key_exchanges = source_key_exchanges(s);
+        out->requests = source_requests_sent(s);
+        enum source_status status = source_get_status(s);
+        out->status = source_busy(s) || status == SOURCE_STATUS_PENDING ? "pending"
+                      : status == SOURCE_STATUS_OK && as->verdict       ? as->verdict
+                      : status == SOURCE_STATUS_OK                      ? "candidate"
+                                                                        : source_status_str(status);
+        struct sample sample;
+        if (sample_filter_best(source_filter(s), now, &sample)) {
+            out->offset_ns = sample.offset_ns;
+            out->delay_ns = (guint64)sample.delay_ns;
+            out->dispersion_ns = (guint64)(sample.dispersion_ns + sample.root_dispersion_ns);
+            out->stratum = sample.stratum;
+        }
+    }
+    if (a->events.status_changed != NULL)
+        a->events.status_changed(a->events_data);
+}
+
+const struct agent_status *agent_get_status(struct agent *a)
+{
+    return &a->status;
+}
+
+/* ---- persistence ------------------------------------------------------------------- */
+
+static void save_agent_state(struct agent *a)
+{
+    if (a->store == NULL)
+        return;
+    struct state_agent st = {
+        .frequency_ppm = a->discipline.frequency_ppm,
+        .time_floor_unix = a->time_floor_unix_ns / NS_PER_SEC,
+        .last_sync_unix = (gint64)(a->status.last_sync_usec / G_USEC_PER_SEC),
+        .boot_window_closed = !a->discipline.boot_window_open,
+    };
+    g_autoptr(GError) error = NULL;
+    if (!state_store_save_agent(a->store, &st, &error))
+        g_warning("%s", error->message);
+}
+
+static gboolean on_credentials_changed(struct source *source, gpointer user_data)
+{
+    struct agent_source *as = user_data;
+    StateStore *store = as->agent->store;
+    if (store == NULL)
+        return TRUE;
+    const struct source_credentials *creds = source_get_credentials(source);
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+    if (!creds->valid || creds->jar.count == 0) {
+        ok = state_store_forget_source(store, source_name(source), &error) ||
+             g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
+    } else {
+        struct state_source st = {
+            .host = (char *)source_host(source),
+            .port = source_port(source),
+            .ntp_server = (char *)creds->ntp_server,
+            .ntp_port = creds->ntp_port,
+            .key_exchange_time_unix = creds->key_exchange_time_unix,
+            .n_cookies = creds->jar.count,
+        };
+        memcpy(st.c2s_key, creds->c2s_key, sizeof(st.c2s_key));
+        memcpy(st.s2c_key, creds->s2c_key, sizeof(st.s2c_key));
+        memcpy(st.cookies, creds->jar.cookies, sizeof(st.cookies));
+        ok = state_store_save_source(store, source_name(source), &st, &error);
+        explicit_bzero(&st, sizeof(st));
+        if (!ok) {
+            g_warning("%s", error->message);
+            g_clear_error(&error);
+            /* Without a current file, no stored cookie can be sent twice either. */
+            ok = state_store_forget_source(store, source_name(source), &error) ||
+                 g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
+        }
+    }
+    if (!ok && error != NULL)
+        g_warning("%s", error->message);
+    return ok;
+}
+
+static gboolean load_credentials(struct agent *a, struct source *source)
+{
+    if (a->store == NULL)
+        return FALSE;
+    struct state_source st = {0};
+    g_autoptr(GError) error = NULL;
+    if (!state_store_load_source(a->store, source_name(source), source_host(source),
+                                 source_port(source), &st, &error)) {
+        if (!g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
+            g_warning("ignoring stored keys: %s", error->message);
+        return FALSE;
+    }
+    struct source_credentials creds = {
+        .valid = TRUE,
+        .ntp_port = st.ntp_port,
+        .key_exchange_time_unix = st.key_exchange_time_unix,
+    };
+    memcpy(creds.c2s_key, st.c2s_key, sizeof(creds.c2s_key));
+    memcpy(creds.s2c_key, st.s2c_key, sizeof(creds.s2c_key));
+    g_strlcpy(creds.ntp_server, st.ntp_server ? st.ntp_server : source_host(source),
+              sizeof(creds.ntp_server));
+    cookie_jar_init(&creds.jar);
+    for (size_t i = 0; i < st.n_cookies; i++)
+        cookie_jar_add(&creds.jar, &st.cookies[i]);
+    gboolean usable = creds.jar.count > 0;
+    source_set_credentials(source, &creds);
+    explicit_bzero(&creds, sizeof(creds));
+    state_source_clear(&st);
+    return usable;
+}
+
+/* ---- rounds ------------------------------------------------------------------------ */
+
+static gboolean round_finished(const struct agent *a)
+{
+    for (guint i = 0; i < a->sources->len; i++) {
+        const struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (as->start_timer != 0 || source_busy(as->source))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void decide(struct agent *a);
+
+static void maybe_finish_round(struct agent *a)
+{
+    if (a->round_active && round_finished(a))
+        decide(a);
+    else
+        publish(a);
+}
+
+static void on_sample(struct source *source, const struct sample *sample, gpointer user_data)
+{
+    struct agent_source *as = user_data;
+    as->reach = (guint8)((as->reach << 1) | 1);
+    as->in_round = FALSE;
+    if (as->agent->options.verbose)
+        g_message("%s: offset %+.6f s, delay %.6f s", source_name(source),
+                  (double)sample->offset_ns / NS_PER_SEC, (double)sample->delay_ns / NS_PER_SEC);
+    maybe_finish_round(as->agent);
+}
+
+static void on_failed(struct source *source, const GError *error, gpointer user_data)
+{
+    struct agent_source *as = user_data;
+    as->reach = (guint8)(as->reach << 1);
+    as->in_round = FALSE;
+    g_message("%s: %s", source_name(source), error->message);
+    maybe_finish_round(as->agent);
+}
+
+static gboolean on_jitter_elapsed(gpointer user_data)
+{
+    struct agent_source *as = user_data;
+    as->start_timer = 0;
+    source_measure(as->source);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_round_deadline(gpointer user_data)
+{
+    struct agent *a = user_data;
+    a->round_deadline = 0;
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (as->start_timer != 0) {
+            g_source_remove(as->start_timer);
+            as->start_timer = 0;
+        }
+        if (source_busy(as->source)) {
+            source_cancel(as->source);
+            as->reach = (guint8)(as->reach << 1);
+        }
+    }
+    decide(a);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_next_round(gpointer user_data)
+{
+    struct agent *a = user_data;
+    a->next_round = 0;
+    start_round(a);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_round(struct agent *a, gint64 delay_ms)
+{
+    if (a->next_round != 0)
+        g_source_remove(a->next_round);
+    a->next_round = 0;
+    if (!a->online)
+        return;
+    /* Never two samples from one server closer than MIN_SPACING_MS (politeness). */
+    gint64 since_ms = (local_clock_boottime_ns() - a->last_round_start_boot_ns) / NS_PER_MS;
+    if (a->last_round_start_boot_ns != 0 && delay_ms < MIN_SPACING_MS - since_ms)
+        delay_ms = MIN_SPACING_MS - since_ms;
+    if (delay_ms < 0)
+        delay_ms = 0;
+    a->next_round = g_timeout_add((guint)MIN(delay_ms, (gint64)G_MAXUINT), on_next_round, a);
+}
+
+static guint jitter_ms(const struct agent *a)
+{
+    guint64 max_ms = (guint64)(a->config->start_jitter_ns / NS_PER_MS);
+    if (max_ms == 0)
+        return 0;
+    guint32 r = 0;
+    gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+    return (guint)(r % (max_ms + 1));
+}
+
+static void start_round(struct agent *a)
+{
+    if (!a->online || a->round_active || a->request_in_flight)
+        return;
+    a->round_active = TRUE;
+    a->last_round_start_boot_ns = local_clock_boottime_ns();
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        as->in_round = TRUE;
+        /* clock-policy.md: start jitter only for a source without stored cookies, on the
+         * daemon's first round (VM fleets boot together); everything else starts at once. */
+        gboolean needs_ke = source_get_credentials(as->source)->jar.count == 0;
+        guint delay = a->first_round && needs_ke ? jitter_ms(a) : 0;
+        if (delay > 0)
+            as->start_timer = g_timeout_add(delay, on_jitter_elapsed, as);
+        else
+            source_measure(as->source);
+    }
+    a->first_round = FALSE;
+    a->round_deadline = g_timeout_add(
+        ROUND_DEADLINE_MS + (guint)(a->config->start_jitter_ns / NS_PER_MS), on_round_deadline, a);
+    maybe_finish_round(a);
+}
+
+/* ---- decisions and requests -------------------------------------------------------- */
+
+struct pending_request {
+    struct agent *agent;
+    struct discipline_decision decision;
+    char *request_id;
+};
+
+static void log_decision(struct agent *a, const struct discipline_decision *d, const char *outcome)
+{
+    sd_journal_send("MESSAGE=clock decision: %s, offset %+.9f s (+- %.6f s): %s",
+                    discipline_rule_str(d->rule), (double)d->offset_ns / NS_PER_SEC,
+                    (double)d->uncertainty_ns / NS_PER_SEC, outcome,
+                    "MESSAGE_ID=" MESSAGE_ID_DECISION, "PRIORITY=%d", 6, "GNOMON_DECISION=%s",
+                    discipline_rule_str(d->rule), "GNOMON_OFFSET_NS=%" G_GINT64_FORMAT,
+                    d->offset_ns, "GNOMON_UNCERTAINTY_NS=%" G_GINT64_FORMAT, d->uncertainty_ns,
+                    "GNOMON_AGREEING=%u", a->status.agreeing, NULL);
+    if (a->options.verbose)
+        g_message("decision: %s, offset %+.9f s: %s", discipline_rule_str(d->rule),
+                  (double)d->offset_ns / NS_PER_SEC, outcome);
+}
+
+static void request_done(struct pending_request *req, gboolean accepted)
+{
+    struct agent *a = req->agent;
+    gint64 now = local_clock_boottime_ns();
+    a->request_in_flight = FALSE;
+    discipline_applied(&a->discipline, &req->decision, accepted, now);
+    if (accepted) {
+        a->status.last_sync_usec = (guint64)(g_get_real_time());
+        a->status.synchronized = TRUE;
+        gint64 floor = local_clock_now_ns(a->local) - FLOOR_LAG_NS;
+        if (floor > a->time_floor_unix_ns)
+            a->time_floor_unix_ns = floor;
+        a->discipline.time_floor_unix_ns = a->time_floor_unix_ns;
+        save_agent_state(a);
+    }
+    if (req->decision.verdict == DISCIPLINE_STEP && accepted) {
+        /* Samples from before the step measure a clock that no longer exists. */
+        for (guint i = 0; i < a->sources->len; i++) {
+            struct agent_source *as = g_ptr_array_index(a->sources, i);
+            source_clear_samples(as->source);
+        }
+        if (a->events.clock_stepped != NULL)
+            a->events.clock_stepped(req->decision.offset_ns, a->events_data);
+        schedule_round(a, MIN_SPACING_MS);
+    } else {
+        schedule_round(a, a->discipline.poll_ns / NS_PER_MS);
+    }
+    g_free(req->request_id);
+    g_free(req);
+    publish(a);
+}
+
+static void on_last_request(const char *request_id, const char *verdict, const GError *error,
+                            gpointer user_data)
+{
+    struct pending_request *req = user_data;
+    struct agent *a = req->agent;
+    gboolean known = error == NULL && g_strcmp0(request_id, req->request_id) == 0;
+    gboolean accepted = known && g_str_has_prefix(verdict, "accepted");
+    log_decision(a, &req->decision,
+                 known ? (accepted ? "answer lost; the helper says it was accepted"
+                                   : "answer lost; the helper says it was refused")
+                       : "answer lost and unknown to the helper: measuring again, not resending");
+    if (!known) {
+        /* Nobody knows whether the clock moved: start over from fresh samples. */
+        for (guint i = 0; i < a->sources->len; i++)
+            source_clear_samples(((struct agent_source *)g_ptr_array_index(a->sources, i))->source);
+    }
+    request_done(req, accepted);
+}
+
+static void on_request_answer(const GError *error, gpointer user_data)
+{
+    struct pending_request *req = user_data;
+    struct agent *a = req->agent;
+    if (error == NULL) {
+        log_decision(a, &req->decision, "accepted by the helper");
+        request_done(req, TRUE);
+        return;
+    }
+    if (g_error_matches(error, GNOMON_CLOCK_CONTROL_ERROR, GNOMON_CLOCK_CONTROL_ERROR_LOST) &&
+        req->decision.verdict == DISCIPLINE_STEP && a->clock.ops->last_request != NULL) {
+        /* clock-policy.md: a lost reply never becomes two steps. Ask what happened. */
+        a->clock.ops->last_request(a->clock.self, on_last_request, req);
+        return;
+    }
+    g_autofree char *outcome = g_strdup_printf("not applied: %s", error->message);
+    log_decision(a, &req->decision, outcome);
+    request_done(req, FALSE);
+}
+
+static void on_frequency_answer(const GError *error, gpointer user_data)
+{
+    struct pending_request *req = user_data;
+    if (error != NULL) {
+        g_message("frequency %.3f ppm not applied: %s", req->decision.frequency_ppm,
+                  error->message);
+        req->decision.set_frequency = FALSE;
+    }
+    /* The slew itself is next; its answer ends the request. */
+    struct agent *a = req->agent;
+    a->clock.ops->slew(a->clock.self, req->decision.offset_ns,
+                       (guint64)req->decision.uncertainty_ns, on_request_answer, req);
+}
+
+static void send_request(struct agent *a, const struct discipline_decision *d,
+                         gint64 consensus_boot_ns)
+{
+    struct pending_request *req = g_new0(struct pending_request, 1);
+    req->agent = a;
+    req->decision = *d;
+    a->request_in_flight = TRUE;
+    if (d->verdict == DISCIPLINE_SLEW) {
+        if (d->set_frequency)
+            a->clock.ops->set_frequency(a->clock.self, d->frequency_ppm, on_frequency_answer, req);
+        else
+            a->clock.ops->slew(a->clock.self, d->offset_ns, (guint64)d->uncertainty_ns,
+                               on_request_answer, req);
+        return;
+    }
+    /* One decision, one request: a fresh ID the helper remembers (idempotent). */
+    req->request_id = g_uuid_string_random();
+    a->clock.ops->step(a->clock.self, d->offset_ns, (guint64)d->uncertainty_ns,
+                       (guint64)consensus_boot_ns, req->request_id, on_request_answer, req);
+}
+
+static const char *select_status_str(enum select_status status)
+{
+    switch (status) {
+    case SELECT_STATUS_SELECTED:
+        return "selected";
+    case SELECT_STATUS_CANDIDATE:
+        return "candidate";
+    case SELECT_STATUS_FALSETICKER:
+        return "falseticker";
+    }
+    return "candidate";
+}
+
+static void decide(struct agent *a)
+{
+    a->round_active = FALSE;
+    if (a->round_deadline != 0) {
+        g_source_remove(a->round_deadline);
+        a->round_deadline = 0;
+    }
+    guint n = a->sources->len;
+    g_autofree struct select_candidate *candidates = g_new0(struct select_candidate, n);
+    g_autofree struct agent_source **owners = g_new0(struct agent_source *, n);
+    g_autofree enum select_status *statuses = g_new0(enum select_status, n);
+    g_autoptr(GPtrArray) folded = g_ptr_array_new_with_free_func(g_free);
+    gint64 now = local_clock_boottime_ns();
+    size_t m = 0;
+    for (guint i = 0; i < n; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        as->verdict = NULL;
+        struct sample sample;
+        if (!sample_filter_best(source_filter(as->source), now, &sample))
+            continue;
+        char *op = g_utf8_casefold(source_operator(as->source), -1);
+        g_ptr_array_add(folded, op);
+        candidates[m] = (struct select_candidate){
+            .operator_name = op,
+            .address = source_ntp_address(as->source),
+            .sample = sample,
+            .jitter_ns = sample_filter_jitter_ns(source_filter(as->source), now),
+        };
+        owners[m++] = as;
+    }
+    struct select_params params = {
+        .min_agreeing_sources = a->config->min_agreeing_sources,
+        .min_operators = a->config->min_operators,
+        .now_ns = now,
+    };
+    struct select_result r = select_run(candidates, m, &params, statuses);
+    for (size_t j = 0; j < m; j++)
+        owners[j]->verdict = select_status_str(statuses[j]);
+
+    a->consensus = r.verdict == SELECT_CONSENSUS;
+    a->status.agreeing = r.agreeing;
+    if (a->consensus) {
+        a->status.offset_ns = r.offset_ns;
+        a->status.uncertainty_ns = (guint64)r.uncertainty_ns;
+    } else {
+        a->status.synchronized = FALSE;
+    }
+    gboolean first = !a->decided_once;
+    a->decided_once = TRUE;
+
+    struct discipline_decision d =
+        discipline_decide(&a->discipline, &a->limits, a->consensus, r.offset_ns, r.uncertainty_ns,
+                          local_clock_now_ns(a->local), now);
+    a->pending_refused = a->discipline.pending;
+    if (d.verdict == DISCIPLINE_REFUSED) {
+        a->status.synchronized = FALSE;
+        sd_journal_send("MESSAGE=step of %+.3f s refused: %s; waiting for an administrator "
+                        "(gnomonctl approve-step)",
+                        (double)d.offset_ns / NS_PER_SEC, discipline_rule_str(d.rule),
+                        "MESSAGE_ID=" MESSAGE_ID_REFUSED, "PRIORITY=%d", 4,
+                        "GNOMON_OFFSET_NS=%" G_GINT64_FORMAT, d.offset_ns, "GNOMON_RULE=%s",
+                        discipline_rule_str(d.rule), NULL);
+        g_message("step of %+.3f s refused: %s", (double)d.offset_ns / NS_PER_SEC,
+                  discipline_rule_str(d.rule));
+        if (a->events.step_refused != NULL)
+            a->events.step_refused(d.offset_ns, discipline_rule_str(d.rule), a->events_data);
+    }
+    if (first && a->events.first_decision != NULL)
+        a->events.first_decision(a->events_data);
+
+    if (d.verdict == DISCIPLINE_SLEW || d.verdict == DISCIPLINE_STEP) {
+        send_request(a, &d, now);
+        publish(a);
+        return;
+    }
+    if (d.verdict == DISCIPLINE_NOTHING && a->consensus && a->discipline.approval_live &&
+        !a->discipline.pending)
+        discipline_approval_lapsed(&a->discipline);
+    schedule_round(a, a->discipline.poll_ns / NS_PER_MS);
+    publish(a);
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+static struct tls_trust *trust_for(struct agent *a, const char *ca_file, GError **error)
+{
+    const char *key = ca_file ? ca_file : "";
+    struct tls_trust *trust = g_hash_table_lookup(a->trusts, key);
+    if (trust == NULL) {
+        trust = tls_trust_new(ca_file, error);
+        if (trust == NULL)
+            return NULL;
+        g_hash_table_insert(a->trusts, g_strdup(key), trust);
+    }
+    return trust;
+}
+
+static void free_agent_source(gpointer data)
+{
+    struct agent_source *as = data;
+    if (as->start_timer != 0)
+        g_source_remove(as->start_timer);
+    source_free(as->source);
+    g_free(as);
+}
+
+static gboolean add_sources(struct agent *a, GError **error)
+{
+    static const struct source_events events = {
+        .sample = on_sample,
+        .failed = on_failed,
+        .credentials_changed = on_credentials_changed,
+    };
+    for (guint i = 0; i < a->config->sources->len; i++) {
+        const struct gnomon_source_config *sc = g_ptr_array_index(a->config->sources, i);
+        const char *ca =
+            sc->trusted_certificates ? sc->trusted_certificates : a->config->trusted_certificates;
+        struct tls_trust *trust = trust_for(a, ca, error);
+        if (trust == NULL) {
+            g_prefix_error(error, "source %s: ", sc->name);
+            return FALSE;
+        }
+        struct agent_source *as = g_new0(struct agent_source, 1);
+        as->agent = a;
+        struct source_settings settings = {
+            .name = sc->name,
+            .host = sc->host,
+            .port = sc->port,
+            .operator_name = sc->operator_name,
+            .trust = trust,
+            .clock = a->local,
+            .ke_timeout_ms = ROUND_KE_TIMEOUT_MS,
+            .ntp_timeout_ms = ROUND_NTP_TIMEOUT_MS,
+            .ntp_attempts = ROUND_NTP_ATTEMPTS,
+        };
+        as->source = source_new(&settings, &events, as);
+        g_ptr_array_add(a->sources, as);
+        load_credentials(a, as->source);
+    }
+    return TRUE;
+}
+
+static void set_limits(struct agent *a)
+{
+    a->limits = (struct discipline_limits){
+        .step_threshold_ns = a->config->step_threshold_ns,
+        .startup_max_step_ns = a->config->startup_max_step_ns,
+        .max_step_ns = a->config->max_step_ns,
+        .poll_min_ns = a->config->poll_min_ns,
+        .poll_max_ns = a->config->poll_max_ns,
+        .max_frequency_ppm = 500.0,
+    };
+}
+
+struct agent *agent_new(struct gnomon_config *config, const struct agent_options *options,
+                        const struct clock_control *clock, GError **error)
+{
+    struct agent *a = g_new0(struct agent, 1);
+    a->config = config;
+    a->options = *options;
+    a->clock = *clock;
+    a->online = TRUE;
+    a->first_round = TRUE;
+    a->trusts =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)tls_trust_unref);
+    a->sources = g_ptr_array_new_with_free_func(free_agent_source);
+    a->local = local_clock_new(options->virtual_clock, error);
+    if (a->local == NULL)
+        goto fail;
+    const char *dir = options->state_directory ? options->state_directory : config->state_directory;
+    a->store = state_store_open(dir, NULL, error);
+    if (a->store == NULL)
+        goto fail;
+
+    struct state_agent saved = {0};
+    g_autoptr(GError) load_error = NULL;
+    gboolean have_saved = state_store_load_agent(a->store, &saved, &load_error);
+    if (!have_saved && !g_error_matches(load_error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
+        g_warning("ignoring agent state: %s", load_error->message);
+    /* The floor: the later of the build date and a day before the last accepted change. */
+    a->time_floor_unix_ns = (gint64)GNOMON_BUILD_DATE_UNIX * NS_PER_SEC;
+    if (have_saved && saved.time_floor_unix * NS_PER_SEC > a->time_floor_unix_ns)
+        a->time_floor_unix_ns = saved.time_floor_unix * NS_PER_SEC;
+    set_limits(a);
+    /* The boot window stays closed across restarts of the agent within one boot. */
+    discipline_init(&a->discipline, &a->limits, !(have_saved && saved.boot_window_closed),
+                    have_saved ? saved.frequency_ppm : 0.0, a->time_floor_unix_ns);
+    if (have_saved)
+        a->status.last_sync_usec = (guint64)saved.last_sync_unix * G_USEC_PER_SEC;
+    state_agent_clear(&saved);
+
+    if (!add_sources(a, error))
+        goto fail;
+    publish(a);
+    return a;
+
+fail:
+    agent_free(a);
+    return NULL;
+}
+
+void agent_free(struct agent *a)
+{
+    if (a == NULL)
+        return;
+    if (a->round_deadline != 0)
+        g_source_remove(a->round_deadline);
+    if (a->next_round != 0)
+        g_source_remove(a->next_round);
+    g_ptr_array_free(a->sources, TRUE);
+    g_hash_table_destroy(a->trusts);
+    clear_source_status(&a->status);
+    state_store_close(a->store);
+    local_clock_free(a->local);
+    gnomon_config_free(a->config);
+    g_free(a);
+}
+
+void agent_set_events(struct agent *a, const struct agent_events *events, gpointer user_data)
+{
+    a->events = *events;
+    a->events_data = user_data;
+}
+
+static void on_floor_answer(const GError *error, gpointer user_data)
+{
+    struct agent *a = user_data;
+    if (error != NULL)
+        g_warning("the clock reads before the time floor, and StepToFloor failed: %s",
+                  error->message);
+    a->request_in_flight = FALSE;
+    start_round(a);
+}
+
+void agent_start(struct agent *a)
+{
+    a->started = TRUE;
+    /* clock-policy.md, boot with a bad clock: before any TLS, bring the clock up to the
+     * floor, or no certificate can be checked. */
+    if (local_clock_now_ns(a->local) < a->time_floor_unix_ns) {
+        g_message("the clock reads before the time floor: asking the helper to step to it");
+        a->request_in_flight = TRUE;
+        a->clock.ops->step_to_floor(a->clock.self, on_floor_answer, a);
+        publish(a);
+        return;
+    }
+    start_round(a);
+}
+
+void agent_sync_now(struct agent *a)
+{
+    if (!a->round_active)
+        schedule_round(a, 0);
+}
+
+void agent_set_online(struct agent *a, gboolean online)
+{
+    if (a->online == online)
+        return;
+    a->online = online;
+    if (!online) {
+        /* No packets while offline: stop everything under way. */
+        if (a->next_round != 0) {
+            g_source_remove(a->next_round);
+            a->next_round = 0;
+        }
+        if (a->round_deadline != 0) {
+            g_source_remove(a->round_deadline);
+            a->round_deadline = 0;
+        }
+        for (guint i = 0; i < a->sources->len; i++) {
+            struct agent_source *as = g_ptr_array_index(a->sources, i);
+            if (as->start_timer != 0) {
+                g_source_remove(as->start_timer);
+                as->start_timer = 0;
+            }
+            source_cancel(as->source);
+        }
+        a->round_active = FALSE;
+    } else {
+        schedule_round(a, 0);
+    }
+    publish(a);
+}
+
+gboolean agent_reload(struct agent *a, const char *config_path, GError **error)
+{
+    struct gnomon_config *fresh =
+        gnomon_config_load(config_path, a->config->state_directory, error);
+    if (fresh == NULL)
+        return FALSE;
+    /* Sources that stay (same name, host and port) keep their state; others come and go. */
+    GPtrArray *kept = g_ptr_array_new_with_free_func(free_agent_source);
+    GPtrArray *old = a->sources;
+    a->sources = kept;
+    struct gnomon_config *previous = a->config;
+    a->config = fresh;
+    for (guint i = 0; i < fresh->sources->len; i++) {
+        const struct gnomon_source_config *sc = g_ptr_array_index(fresh->sources, i);
+        struct agent_source *reuse = NULL;
+        for (guint j = 0; j < old->len && reuse == NULL; j++) {
+            struct agent_source *as = g_ptr_array_index(old, j);
+            if (as != NULL && g_strcmp0(source_name(as->source), sc->name) == 0 &&
+                g_ascii_strcasecmp(source_host(as->source), sc->host) == 0 &&
+                source_port(as->source) == sc->port &&
+                g_strcmp0(source_operator(as->source), sc->operator_name) == 0) {
+                reuse = as;
+                old->pdata[j] = NULL;
+            }
+        }
+        if (reuse != NULL) {
+            g_ptr_array_add(kept, reuse);
+            continue;
+        }
+        /* A new source: built like at start. */
+        GPtrArray *saved_sources = a->sources;
+        struct gnomon_config single = *fresh;
+        GPtrArray *one = g_ptr_array_new();
+        g_ptr_array_add(one, (gpointer)sc);
+        single.sources = one;
+        a->config = &single;
+        a->sources = kept;
+        gboolean ok = add_sources(a, error);
+        a->config = fresh;
+        a->sources = saved_sources;
+        g_ptr_array_free(one, TRUE);
+        if (!ok) {
+            /* Keep the old configuration whole. */
+            for (guint j = 0; j < kept->len; j++) {
+                struct agent_source *as = g_ptr_array_index(kept, j);
+                for (guint k = 0; k < old->len; k++) {
+                    if (old->pdata[k] == NULL) {
+                        old->pdata[k] = as;
+                        kept->pdata[j] = NULL;
+                        break;
+                    }
+                }
+            }
+            g_ptr_array_set_free_func(kept, NULL);
+            for (guint j = 0; j < kept->len; j++) {
+                if (kept->pdata[j] != NULL)
+                    free_agent_source(kept->pdata[j]);
+            }
+            g_ptr_array_free(kept, TRUE);
+            a->sources = old;
+            a->config = previous;
+            gnomon_config_free(fresh);
+            return FALSE;
+        }
+    }
+    g_ptr_array_remove_range(old, 0, 0);
+    for (guint j = 0; j < old->len; j++) {
+        if (old->pdata[j] != NULL)
+            free_agent_source(old->pdata[j]);
+    }
+    g_ptr_array_set_free_func(old, NULL);
+    g_ptr_array_free(old, TRUE);
+    gnomon_config_free(previous);
+    set_limits(a);
+    a->round_active = FALSE;
+    if (a->round_deadline != 0) {
+        g_source_remove(a->round_deadline);
+        a->round_deadline = 0;
+    }
+    schedule_round(a, 0);
+    publish(a);
+    return TRUE;
+}
+
+void agent_step_approved(struct agent *a, gint64 offset_ns, guint64 tolerance_ns)
+{
+    g_message("an administrator approved a step of %+.3f s (+- %.3f s): measuring afresh",
+              (double)offset_ns / NS_PER_SEC, (double)tolerance_ns / NS_PER_SEC);
+    discipline_approve(&a->discipline, offset_ns,
+                       tolerance_ns > (guint64)G_MAXINT64 ? G_MAXINT64 : (gint64)tolerance_ns);
+    schedule_round(a, 0);
+}
