@@ -10,6 +10,7 @@
 #include "local-clock.h"
 #include "nanoseconds.h"
 #include "select.h"
+#include "source-store.h"
 #include "source.h"
 #include "state-store.h"
 #include "tls-trust.h"
@@ -197,71 +198,7 @@ static void save_agent_state(struct agent *a)
 static gboolean on_credentials_changed(struct source *source, gpointer user_data)
 {
     struct agent_source *as = user_data;
-    StateStore *store = as->agent->store;
-    if (store == NULL)
-        return TRUE;
-    const struct source_credentials *creds = source_get_credentials(source);
-    g_autoptr(GError) error = NULL;
-    gboolean ok;
-    if (!creds->valid || creds->jar.count == 0) {
-        ok = state_store_forget_source(store, source_name(source), &error) ||
-             g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
-    } else {
-        struct state_source st = {
-            .host = (char *)source_host(source),
-            .port = source_port(source),
-            .ntp_server = (char *)creds->ntp_server,
-            .ntp_port = creds->ntp_port,
-            .key_exchange_time_unix = creds->key_exchange_time_unix,
-            .n_cookies = creds->jar.count,
-        };
-        memcpy(st.c2s_key, creds->c2s_key, sizeof(st.c2s_key));
-        memcpy(st.s2c_key, creds->s2c_key, sizeof(st.s2c_key));
-        memcpy(st.cookies, creds->jar.cookies, sizeof(st.cookies));
-        ok = state_store_save_source(store, source_name(source), &st, &error);
-        explicit_bzero(&st, sizeof(st));
-        if (!ok) {
-            g_warning("%s", error->message);
-            g_clear_error(&error);
-            /* Without a current file, no stored cookie can be sent twice either. */
-            ok = state_store_forget_source(store, source_name(source), &error) ||
-                 g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
-        }
-    }
-    if (!ok && error != NULL)
-        g_warning("%s", error->message);
-    return ok;
-}
-
-static gboolean load_credentials(struct agent *a, struct source *source)
-{
-    if (a->store == NULL)
-        return FALSE;
-    struct state_source st = {0};
-    g_autoptr(GError) error = NULL;
-    if (!state_store_load_source(a->store, source_name(source), source_host(source),
-                                 source_port(source), &st, &error)) {
-        if (!g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
-            g_warning("ignoring stored keys: %s", error->message);
-        return FALSE;
-    }
-    struct source_credentials creds = {
-        .valid = TRUE,
-        .ntp_port = st.ntp_port,
-        .key_exchange_time_unix = st.key_exchange_time_unix,
-    };
-    memcpy(creds.c2s_key, st.c2s_key, sizeof(creds.c2s_key));
-    memcpy(creds.s2c_key, st.s2c_key, sizeof(creds.s2c_key));
-    g_strlcpy(creds.ntp_server, st.ntp_server ? st.ntp_server : source_host(source),
-              sizeof(creds.ntp_server));
-    cookie_jar_init(&creds.jar);
-    for (size_t i = 0; i < st.n_cookies; i++)
-        cookie_jar_add(&creds.jar, &st.cookies[i]);
-    gboolean usable = creds.jar.count > 0;
-    source_set_credentials(source, &creds);
-    explicit_bzero(&creds, sizeof(creds));
-    state_source_clear(&st);
-    return usable;
+    return as->agent->store == NULL || source_store_save(as->agent->store, source);
 }
 
 /* ---- rounds ------------------------------------------------------------------------ */
@@ -669,7 +606,8 @@ static gboolean add_sources(struct agent *a, GError **error)
         };
         as->source = source_new(&settings, &events, as);
         g_ptr_array_add(a->sources, as);
-        load_credentials(a, as->source);
+        if (a->store != NULL)
+            source_store_load(a->store, as->source);
     }
     return TRUE;
 }

@@ -14,6 +14,22 @@
 #define DEFAULT_CONFIG    SYSCONFDIR "/gnomon/gnomon.conf"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/gnomon"
 
+static gboolean verbose_logging;
+
+/* One line per message, named like the program: under systemd stderr is the journal,
+ * on a terminal it reads like any other tool's messages. */
+static void log_line(const char *domain, GLogLevelFlags level, const char *message,
+                     gpointer user_data)
+{
+    (void)domain, (void)user_data;
+    const char *kind = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) ? "error: "
+                       : (level & G_LOG_LEVEL_WARNING)                      ? "warning: "
+                                                                            : "";
+    if ((level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG)) && !verbose_logging)
+        return;
+    fprintf(stderr, "gnomon-agent: %s%s\n", kind, message);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
@@ -44,6 +60,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gnomon-agent: %s (try --help)\n", error->message);
         return QUERY_EXIT_BAD_CONFIG;
     }
+    verbose_logging = verbose;
+    g_log_set_default_handler(log_line, NULL);
     if (version) {
         printf("gnomon-agent %s\n", GNOMON_VERSION);
         return EXIT_SUCCESS;

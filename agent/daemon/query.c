@@ -7,6 +7,7 @@
 #include "local-clock.h"
 #include "nanoseconds.h"
 #include "select.h"
+#include "source-store.h"
 #include "source.h"
 #include "state-store.h"
 #include "tls-trust.h"
@@ -59,74 +60,10 @@ static void on_failed(struct source *source, const GError *error, gpointer user_
         g_main_loop_quit(q->loop);
 }
 
-/* Mirrors the source's keys and cookies into its state file, before any cookie of them is
- * sent. When the file cannot be written it is removed instead: then no stored cookie can
- * be sent twice either; when even that fails, the source must not send. */
 static gboolean on_credentials_changed(struct source *source, gpointer user_data)
 {
     struct query *q = user_data;
-    if (q->store == NULL)
-        return TRUE;
-    const struct source_credentials *creds = source_get_credentials(source);
-    g_autoptr(GError) error = NULL;
-    gboolean ok;
-    if (!creds->valid || creds->jar.count == 0) {
-        ok = state_store_forget_source(q->store, source_name(source), &error) ||
-             g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
-    } else {
-        struct state_source st = {
-            .host = (char *)source_host(source),
-            .port = source_port(source),
-            .ntp_server = (char *)creds->ntp_server,
-            .ntp_port = creds->ntp_port,
-            .key_exchange_time_unix = creds->key_exchange_time_unix,
-            .n_cookies = creds->jar.count,
-        };
-        memcpy(st.c2s_key, creds->c2s_key, sizeof(st.c2s_key));
-        memcpy(st.s2c_key, creds->s2c_key, sizeof(st.s2c_key));
-        memcpy(st.cookies, creds->jar.cookies, sizeof(st.cookies));
-        ok = state_store_save_source(q->store, source_name(source), &st, &error);
-        explicit_bzero(&st, sizeof(st));
-        if (!ok) {
-            g_printerr("gnomon-agent: %s\n", error->message);
-            g_clear_error(&error);
-            ok = state_store_forget_source(q->store, source_name(source), &error) ||
-                 g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
-        }
-    }
-    if (!ok && error != NULL)
-        g_printerr("gnomon-agent: %s\n", error->message);
-    return ok;
-}
-
-/* Keys and cookies a previous run left for this source, if they are usable. */
-static void load_credentials(struct query *q, struct source *source)
-{
-    if (q->store == NULL)
-        return;
-    struct state_source st = {0};
-    g_autoptr(GError) error = NULL;
-    if (!state_store_load_source(q->store, source_name(source), source_host(source),
-                                 source_port(source), &st, &error)) {
-        if (!g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
-            g_printerr("gnomon-agent: ignoring stored keys: %s\n", error->message);
-        return;
-    }
-    struct source_credentials creds = {
-        .valid = TRUE,
-        .ntp_port = st.ntp_port,
-        .key_exchange_time_unix = st.key_exchange_time_unix,
-    };
-    memcpy(creds.c2s_key, st.c2s_key, sizeof(creds.c2s_key));
-    memcpy(creds.s2c_key, st.s2c_key, sizeof(creds.s2c_key));
-    g_strlcpy(creds.ntp_server, st.ntp_server ? st.ntp_server : source_host(source),
-              sizeof(creds.ntp_server));
-    cookie_jar_init(&creds.jar);
-    for (size_t i = 0; i < st.n_cookies; i++)
-        cookie_jar_add(&creds.jar, &st.cookies[i]);
-    source_set_credentials(source, &creds);
-    explicit_bzero(&creds, sizeof(creds));
-    state_source_clear(&st);
+    return q->store == NULL || source_store_save(q->store, source);
 }
 
 static void open_store(struct query *q)
@@ -374,7 +311,8 @@ enum query_exit query_run(const struct gnomon_config *config, const struct query
         };
         struct source *source = source_new(&settings, &events, &q);
         g_ptr_array_add(q.sources, source);
-        load_credentials(&q, source);
+        if (q.store != NULL)
+            source_store_load(q.store, source);
     }
 
     q.started_us = g_get_monotonic_time();
