@@ -98,7 +98,8 @@ static gboolean on_sync_now(GnomonAgent1 *skeleton, GDBusMethodInvocation *invoc
                             gpointer user_data)
 {
     (void)skeleton;
-    bus_authorization_check(invocation, "org.gnomon.agent.sync", TRUE, sync_now_checked, user_data);
+    bus_authorization_check(invocation, "org.gnomon.agent.sync", NULL, TRUE, sync_now_checked,
+                            user_data);
     return TRUE;
 }
 
@@ -129,8 +130,8 @@ static gboolean on_set_online(GnomonAgent1 *skeleton, GDBusMethodInvocation *inv
     call->service = user_data;
     call->online = online;
     /* security.md: an ordinary user must not switch synchronisation off. */
-    bus_authorization_check(invocation, "org.gnomon.agent.set-online", TRUE, set_online_checked,
-                            call);
+    bus_authorization_check(invocation, "org.gnomon.agent.set-online", NULL, TRUE,
+                            set_online_checked, call);
     return TRUE;
 }
 
@@ -157,7 +158,7 @@ static gboolean on_reload(GnomonAgent1 *skeleton, GDBusMethodInvocation *invocat
                           gpointer user_data)
 {
     (void)skeleton;
-    bus_authorization_check(invocation, "org.gnomon.agent.configure", TRUE, reload_checked,
+    bus_authorization_check(invocation, "org.gnomon.agent.configure", NULL, TRUE, reload_checked,
                             user_data);
     return TRUE;
 }

@@ -10,24 +10,21 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <math.h>
-#include <polkit/polkit.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus-authorization.h"
 #include "gnomon-dbus-resources.h"
 #include "helper-audit.h"
 #include "limits-config.h"
 
-#define INTERFACE_RESOURCE           "/org/gnomon/dbus/org.gnomon.ClockHelper1.xml"
-#define ACTION_ADJUST                "org.gnomon.clock.adjust"
-#define ACTION_STEP                  "org.gnomon.clock.step"
-#define ACTION_APPROVE_STEP          "org.gnomon.clock.approve-step"
-#define BUS_CALL_TIMEOUT_MS          10000
-#define POLKIT_TIMEOUT_S             30
-#define POLKIT_INTERACTIVE_TIMEOUT_S 300
-#define SYNCHRONIZED_FILE            "synchronized"
+#define INTERFACE_RESOURCE  "/org/gnomon/dbus/org.gnomon.ClockHelper1.xml"
+#define ACTION_ADJUST       "org.gnomon.clock.adjust"
+#define ACTION_STEP         "org.gnomon.clock.step"
+#define ACTION_APPROVE_STEP "org.gnomon.clock.approve-step"
+#define SYNCHRONIZED_FILE   "synchronized"
 
 /* The values of the properties, to emit PropertiesChanged only on a real change. */
 struct properties {
@@ -55,7 +52,6 @@ struct helper_service {
     GDBusConnection *connection;
     guint registration_id;
     GDBusNodeInfo *node_info;
-    PolkitAuthority *authority;
     guint idle_source;
     guint expiry_source;
     guint signal_sources[2];
@@ -70,8 +66,6 @@ struct call {
     char *request_id;
     const char *action;
     guint32 uid;
-    GCancellable *cancellable;
-    guint timeout_source;
 };
 
 GQuark helper_error_quark(void)
@@ -294,8 +288,6 @@ static void schedule_expiry(struct helper_service *service)
 
 static void call_free(struct call *call)
 {
-    g_clear_handle_id(&call->timeout_source, g_source_remove);
-    g_clear_object(&call->cancellable);
     g_clear_object(&call->invocation);
     g_free(call->request_id);
     g_free(call);
@@ -481,112 +473,32 @@ static void execute(struct call *call)
 
 /* --- authorization --- */
 
-static gboolean on_polkit_timeout(gpointer data)
+static void on_authorized(GDBusMethodInvocation *invocation, gboolean allowed, const char *reason,
+                          guint uid, gpointer data)
 {
     struct call *call = data;
-    call->timeout_source = 0;
-    g_cancellable_cancel(call->cancellable);
-    return G_SOURCE_REMOVE;
+    (void)invocation;
+    call->uid = uid == G_MAXUINT ? HELPER_UID_UNKNOWN : uid;
+    if (allowed)
+        execute(call);
+    else
+        refuse(call, HELPER_RULE_NOT_AUTHORIZED, reason);
 }
 
-static void on_checked(GObject *source, GAsyncResult *result, gpointer data)
-{
-    struct call *call = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(PolkitAuthorizationResult) verdict =
-        polkit_authority_check_authorization_finish(POLKIT_AUTHORITY(source), result, &error);
-    if (verdict == NULL) {
-        g_autofree char *detail = NULL;
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            detail = g_strdup_printf("not authorized: polkit did not answer in time for %s",
-                                     call->action);
-        } else {
-            g_dbus_error_strip_remote_error(error);
-            detail = g_strdup_printf("not authorized: polkit is unreachable (%s), so %s is "
-                                     "refused to everyone but root",
-                                     error->message, call->action);
-        }
-        refuse(call, HELPER_RULE_NOT_AUTHORIZED, detail);
-        return;
-    }
-    if (!polkit_authorization_result_get_is_authorized(verdict)) {
-        g_autofree char *detail = g_strdup_printf(
-            "not authorized: polkit does not allow uid %u %s%s", call->uid, call->action,
-            polkit_authorization_result_get_is_challenge(verdict)
-                ? " without authentication (call again allowing interactive authorization)"
-                : "");
-        refuse(call, HELPER_RULE_NOT_AUTHORIZED, detail);
-        return;
-    }
-    execute(call);
-}
-
+/* The caller's UID, then polkit (net/bus-authorization). UID 0 passes (interfaces.md: root
+ * could set the clock anyway); the limits still apply to it. The offset is a detail a
+ * rules.d file may look at (action.lookup("offset_ns")). */
 static void check_authorization(struct call *call)
 {
-    struct helper_service *service = call->service;
-    GDBusMessage *message = g_dbus_method_invocation_get_message(call->invocation);
-    gboolean interactive = (g_dbus_message_get_flags(message) &
-                            G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION) != 0;
-    g_autoptr(PolkitSubject) subject =
-        polkit_system_bus_name_new(g_dbus_method_invocation_get_sender(call->invocation));
-    /* Details a rules.d file may look at (action.lookup("offset_ns")). */
-    g_autoptr(PolkitDetails) details = polkit_details_new();
+    g_autofree char *offset = NULL;
+    const char *details[3] = {NULL, NULL, NULL};
     if (call->request.method != HELPER_METHOD_SET_FREQUENCY &&
         call->request.method != HELPER_METHOD_STEP_TO_FLOOR) {
-        g_autofree char *offset = g_strdup_printf("%" G_GINT64_FORMAT, call->request.offset_ns);
-        polkit_details_insert(details, "offset_ns", offset);
+        offset = g_strdup_printf("%" G_GINT64_FORMAT, call->request.offset_ns);
+        details[0] = "offset_ns";
+        details[1] = offset;
     }
-    call->cancellable = g_cancellable_new();
-    call->timeout_source = g_timeout_add_seconds(
-        interactive ? POLKIT_INTERACTIVE_TIMEOUT_S : POLKIT_TIMEOUT_S, on_polkit_timeout, call);
-    polkit_authority_check_authorization(
-        service->authority, subject, call->action, details,
-        interactive ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
-                    : POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE,
-        call->cancellable, on_checked, call);
-}
-
-static void on_authority(GObject *source, GAsyncResult *result, gpointer data)
-{
-    struct call *call = data;
-    g_autoptr(GError) error = NULL;
-    PolkitAuthority *authority = polkit_authority_get_finish(result, &error);
-    if (authority == NULL) {
-        g_autofree char *detail = g_strdup_printf("not authorized: polkit is unreachable (%s), "
-                                                  "so %s is refused to everyone but root",
-                                                  error->message, call->action);
-        refuse(call, HELPER_RULE_NOT_AUTHORIZED, detail);
-        return;
-    }
-    if (call->service->authority == NULL) {
-        call->service->authority = authority;
-    } else {
-        g_object_unref(authority);
-    }
-    check_authorization(call);
-}
-
-static void on_caller_uid(GObject *source, GAsyncResult *result, gpointer data)
-{
-    struct call *call = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply =
-        g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-    if (reply == NULL) {
-        g_autofree char *detail = g_strdup_printf(
-            "not authorized: the bus does not say who the caller is (%s)", error->message);
-        refuse(call, HELPER_RULE_NOT_AUTHORIZED, detail);
-        return;
-    }
-    g_variant_get(reply, "(u)", &call->uid);
-    /* interfaces.md: UID 0 could set the clock anyway; the limits still apply. */
-    if (call->uid == 0) {
-        execute(call);
-    } else if (call->service->authority != NULL) {
-        check_authorization(call);
-    } else {
-        polkit_authority_get_async(NULL, on_authority, call);
-    }
+    bus_authorization_check(call->invocation, call->action, details, TRUE, on_authorized, call);
 }
 
 /* --- the D-Bus object --- */
@@ -639,10 +551,7 @@ static void handle_method_call(GDBusConnection *connection, const char *sender,
     call->invocation = invocation; /* ours to answer: finish() returns it */
     service->in_progress++;
     g_clear_handle_id(&service->idle_source, g_source_remove);
-    g_dbus_connection_call(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                           "org.freedesktop.DBus", "GetConnectionUnixUser",
-                           g_variant_new("(s)", sender), G_VARIANT_TYPE("(u)"),
-                           G_DBUS_CALL_FLAGS_NONE, BUS_CALL_TIMEOUT_MS, NULL, on_caller_uid, call);
+    check_authorization(call);
 }
 
 static GVariant *handle_get_property(GDBusConnection *connection, const char *sender,
@@ -764,7 +673,6 @@ void helper_service_free(struct helper_service *service)
         g_dbus_connection_flush_sync(service->connection, NULL, NULL);
     }
     g_clear_object(&service->connection);
-    g_clear_object(&service->authority);
     g_dbus_node_info_unref(service->node_info);
     g_main_loop_unref(service->loop);
     backend_free(service->backend);
