@@ -624,6 +624,28 @@ static void set_limits(struct agent *a)
     };
 }
 
+/* What the last run left: frequency, floor, last sync, and whether this boot's window is
+ * already closed. Anything unusable is said and ignored. */
+static void restore_state(struct agent *a)
+{
+    struct state_agent saved = {0};
+    g_autoptr(GError) load_error = NULL;
+    gboolean have_saved = state_store_load_agent(a->store, &saved, &load_error);
+    if (!have_saved && !g_error_matches(load_error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
+        g_warning("ignoring agent state: %s", load_error->message);
+    /* The floor: the later of the build date and a day before the last accepted change. */
+    a->time_floor_unix_ns = (gint64)GNOMON_BUILD_DATE_UNIX * NS_PER_SEC;
+    if (have_saved && saved.time_floor_unix * NS_PER_SEC > a->time_floor_unix_ns)
+        a->time_floor_unix_ns = saved.time_floor_unix * NS_PER_SEC;
+    set_limits(a);
+    /* The boot window stays closed across restarts of the agent within one boot. */
+    discipline_init(&a->discipline, &a->limits, !(have_saved && saved.boot_window_closed),
+                    have_saved ? saved.frequency_ppm : 0.0, a->time_floor_unix_ns);
+    if (have_saved)
+        a->status.last_sync_usec = (guint64)saved.last_sync_unix * G_USEC_PER_SEC;
+    state_agent_clear(&saved);
+}
+
 struct agent *agent_new(struct gnomon_config *config, const struct agent_options *options,
                         const struct clock_control *clock, GError **error)
 {
@@ -644,22 +666,7 @@ struct agent *agent_new(struct gnomon_config *config, const struct agent_options
     if (a->store == NULL)
         goto fail;
 
-    struct state_agent saved = {0};
-    g_autoptr(GError) load_error = NULL;
-    gboolean have_saved = state_store_load_agent(a->store, &saved, &load_error);
-    if (!have_saved && !g_error_matches(load_error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
-        g_warning("ignoring agent state: %s", load_error->message);
-    /* The floor: the later of the build date and a day before the last accepted change. */
-    a->time_floor_unix_ns = (gint64)GNOMON_BUILD_DATE_UNIX * NS_PER_SEC;
-    if (have_saved && saved.time_floor_unix * NS_PER_SEC > a->time_floor_unix_ns)
-        a->time_floor_unix_ns = saved.time_floor_unix * NS_PER_SEC;
-    set_limits(a);
-    /* The boot window stays closed across restarts of the agent within one boot. */
-    discipline_init(&a->discipline, &a->limits, !(have_saved && saved.boot_window_closed),
-                    have_saved ? saved.frequency_ppm : 0.0, a->time_floor_unix_ns);
-    if (have_saved)
-        a->status.last_sync_usec = (guint64)saved.last_sync_unix * G_USEC_PER_SEC;
-    state_agent_clear(&saved);
+    restore_state(a);
 
     if (!add_sources(a, error))
         goto fail;
