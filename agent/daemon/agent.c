@@ -336,18 +336,34 @@ struct pending_request {
     char *request_id;
 };
 
+/* The sources the last consensus selected, "name, name, ...", for the journal. */
+static char *selected_sources(const struct agent *a)
+{
+    GString *names = g_string_new(NULL);
+    for (guint i = 0; i < a->sources->len; i++) {
+        const struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (g_strcmp0(as->verdict, "selected") != 0)
+            continue;
+        if (names->len > 0)
+            g_string_append(names, ", ");
+        g_string_append(names, source_name(as->source));
+    }
+    return g_string_free(names, FALSE);
+}
+
 static void log_decision(struct agent *a, const struct discipline_decision *d, const char *outcome)
 {
+    g_autofree char *sources = selected_sources(a);
     sd_journal_send("MESSAGE=clock decision: %s, offset %+.9f s (+- %.6f s): %s",
                     discipline_rule_str(d->rule), (double)d->offset_ns / NS_PER_SEC,
                     (double)d->uncertainty_ns / NS_PER_SEC, outcome,
                     "MESSAGE_ID=" MESSAGE_ID_DECISION, "PRIORITY=%d", 6, "GNOMON_DECISION=%s",
                     discipline_rule_str(d->rule), "GNOMON_OFFSET_NS=%" G_GINT64_FORMAT,
                     d->offset_ns, "GNOMON_UNCERTAINTY_NS=%" G_GINT64_FORMAT, d->uncertainty_ns,
-                    "GNOMON_AGREEING=%u", a->status.agreeing, NULL);
+                    "GNOMON_AGREEING=%u", a->status.agreeing, "GNOMON_SOURCES=%s", sources, NULL);
     if (a->options.verbose)
-        g_message("decision: %s, offset %+.9f s: %s", discipline_rule_str(d->rule),
-                  (double)d->offset_ns / NS_PER_SEC, outcome);
+        g_message("decision: %s, offset %+.9f s (sources: %s): %s", discipline_rule_str(d->rule),
+                  (double)d->offset_ns / NS_PER_SEC, sources, outcome);
 }
 
 static void request_done(struct pending_request *req, gboolean accepted)
