@@ -6,6 +6,7 @@
 #include <systemd/sd-journal.h>
 
 #include "build-config.h"
+#include "clock-events.h"
 #include "discipline.h"
 #include "local-clock.h"
 #include "nanoseconds.h"
@@ -68,10 +69,19 @@ struct agent {
     struct agent_status status;
     gboolean pending_refused; /* State step-refused */
     gboolean consensus;
+    struct clock_events *clock_events;
+    /* A large offset while synchronized: measured once more, afresh, before acting. */
+    gboolean remeasured_offset;
 };
 
 static void schedule_round(struct agent *a, gint64 delay_ms);
 static void start_round(struct agent *a);
+
+static void clear_samples(struct agent *a)
+{
+    for (guint i = 0; i < a->sources->len; i++)
+        source_clear_samples(((struct agent_source *)g_ptr_array_index(a->sources, i))->source);
+}
 
 /* ---- status ------------------------------------------------------------------------ */
 
@@ -308,6 +318,10 @@ static void start_round(struct agent *a)
 {
     if (!a->online || a->round_active || a->request_in_flight)
         return;
+    if (a->clock_events != NULL)
+        clock_events_check_sleep(a->clock_events); /* may start this round afresh itself */
+    if (a->round_active)
+        return;
     a->round_active = TRUE;
     a->last_round_start_boot_ns = local_clock_boottime_ns();
     for (guint i = 0; i < a->sources->len; i++) {
@@ -383,10 +397,7 @@ static void request_done(struct pending_request *req, gboolean accepted)
     }
     if (req->decision.verdict == DISCIPLINE_STEP && accepted) {
         /* Samples from before the step measure a clock that no longer exists. */
-        for (guint i = 0; i < a->sources->len; i++) {
-            struct agent_source *as = g_ptr_array_index(a->sources, i);
-            source_clear_samples(as->source);
-        }
+        clear_samples(a);
         if (a->events.clock_stepped != NULL)
             a->events.clock_stepped(req->decision.offset_ns, a->events_data);
         schedule_round(a, MIN_SPACING_MS);
@@ -409,11 +420,8 @@ static void on_last_request(const char *request_id, const char *verdict, const G
                  known ? (accepted ? "answer lost; the helper says it was accepted"
                                    : "answer lost; the helper says it was refused")
                        : "answer lost and unknown to the helper: measuring again, not resending");
-    if (!known) {
-        /* Nobody knows whether the clock moved: start over from fresh samples. */
-        for (guint i = 0; i < a->sources->len; i++)
-            source_clear_samples(((struct agent_source *)g_ptr_array_index(a->sources, i))->source);
-    }
+    if (!known)
+        clear_samples(a); /* nobody knows whether the clock moved: start over */
     request_done(req, accepted);
 }
 
@@ -468,6 +476,9 @@ static void send_request(struct agent *a, const struct discipline_decision *d,
     }
     /* One decision, one request: a fresh ID the helper remembers (idempotent). */
     req->request_id = g_uuid_string_random();
+    /* The helper's step sets the clock before its answer comes back. */
+    if (a->clock_events != NULL)
+        clock_events_expect_set(a->clock_events);
     a->clock.ops->step(a->clock.self, d->offset_ns, (guint64)d->uncertainty_ns,
                        (guint64)consensus_boot_ns, req->request_id, on_request_answer, req);
 }
@@ -534,6 +545,22 @@ static void decide(struct agent *a)
     }
     gboolean first = !a->decided_once;
     a->decided_once = TRUE;
+
+    /* A large offset out of a synchronized state (a VM paused, restored or migrated)
+     * only starts a fresh burst of measurements; the running limits then decide. */
+    if (a->consensus && a->status.synchronized && !a->remeasured_offset &&
+        (r.offset_ns >= a->limits.step_threshold_ns ||
+         r.offset_ns <= -a->limits.step_threshold_ns)) {
+        g_message("unexplained offset of %+.3f s while synchronized: measuring afresh",
+                  (double)r.offset_ns / NS_PER_SEC);
+        a->remeasured_offset = TRUE;
+        clear_samples(a);
+        discipline_restart_measuring(&a->discipline);
+        schedule_round(a, MIN_SPACING_MS);
+        publish(a);
+        return;
+    }
+    a->remeasured_offset = FALSE;
 
     struct discipline_decision d =
         discipline_decide(&a->discipline, &a->limits, a->consensus, r.offset_ns, r.uncertainty_ns,
@@ -702,6 +729,7 @@ void agent_free(struct agent *a)
         g_source_remove(a->round_deadline);
     if (a->next_round != 0)
         g_source_remove(a->next_round);
+    clock_events_free(a->clock_events);
     g_ptr_array_free(a->sources, TRUE);
     g_hash_table_destroy(a->trusts);
     clear_source_status(&a->status);
@@ -740,6 +768,32 @@ void agent_start(struct agent *a)
         return;
     }
     start_round(a);
+}
+
+static void on_clock_event(enum clock_event event, gint64 slept_ns, gpointer user_data)
+{
+    struct agent *a = user_data;
+    if (event == CLOCK_EVENT_SET)
+        g_message("someone else set the clock: measuring afresh");
+    else
+        g_message("resumed after sleeping %.0f s: measuring afresh", (double)slept_ns / NS_PER_SEC);
+    /* clock-policy.md: a fresh round at once; the boot window stays as it is. */
+    clear_samples(a);
+    discipline_restart_measuring(&a->discipline);
+    a->round_active = FALSE;
+    if (a->round_deadline != 0) {
+        g_source_remove(a->round_deadline);
+        a->round_deadline = 0;
+    }
+    for (guint i = 0; i < a->sources->len; i++)
+        source_cancel(((struct agent_source *)g_ptr_array_index(a->sources, i))->source);
+    schedule_round(a, 0);
+}
+
+gboolean agent_watch_clock(struct agent *a, GDBusConnection *bus, GError **error)
+{
+    a->clock_events = clock_events_new(bus, on_clock_event, a, error);
+    return a->clock_events != NULL;
 }
 
 void agent_sync_now(struct agent *a)

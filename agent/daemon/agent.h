@@ -5,6 +5,7 @@
 #ifndef GNOMON_DAEMON_AGENT_H
 #define GNOMON_DAEMON_AGENT_H
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "clock-control.h"
@@ -78,6 +79,9 @@ void agent_set_events(struct agent *agent, const struct agent_events *events, gp
 
 /* Starts the first round (after StepToFloor when the clock reads before the floor). */
 void agent_start(struct agent *agent);
+
+/* Watches for sets of the clock and for sleep (logind on bus, if given). */
+gboolean agent_watch_clock(struct agent *agent, GDBusConnection *bus, GError **error);
 
 void agent_sync_now(struct agent *agent);
 void agent_set_online(struct agent *agent, gboolean online);

@@ -172,6 +172,10 @@ int daemon_run(struct gnomon_config *config, const char *config_path,
         helper_client_free(d.helper);
         return 1;
     }
+    if (!agent_watch_clock(d.agent, bus, &error)) {
+        g_warning("%s", error->message);
+        g_clear_error(&error);
+    }
     static const struct agent_events events = {
         .status_changed = on_status_changed,
         .clock_stepped = on_clock_stepped,
