@@ -9,6 +9,7 @@
 #include "clock-events.h"
 #include "discipline.h"
 #include "local-clock.h"
+#include "net-error.h"
 #include "nanoseconds.h"
 #include "select.h"
 #include "source-store.h"
@@ -39,6 +40,7 @@ struct agent_source {
     gboolean in_round;
     guint8 reach;
     const char *verdict; /* selected/candidate/falseticker of the last consensus */
+    gboolean relaxed;    /* key exchanges skip the certificate's validity period */
 };
 
 struct agent {
@@ -69,6 +71,7 @@ struct agent {
     struct agent_status status;
     gboolean pending_refused; /* State step-refused */
     gboolean consensus;
+    gboolean synced_this_boot; /* the untrusted-clock rule ends with the first sync */
     struct clock_events *clock_events;
     /* A large offset while synchronized: measured once more, afresh, before acting. */
     gboolean remeasured_offset;
@@ -208,7 +211,17 @@ static void save_agent_state(struct agent *a)
 static gboolean on_credentials_changed(struct source *source, gpointer user_data)
 {
     struct agent_source *as = user_data;
-    return as->agent->store == NULL || source_store_save(as->agent->store, source);
+    StateStore *store = as->agent->store;
+    if (store == NULL)
+        return TRUE;
+    /* Keys from a key exchange that skipped the certificate's validity period live in
+     * memory only: a restart must not take them for checked ones. */
+    if (source_keys_time_unverified(source)) {
+        g_autoptr(GError) error = NULL;
+        return state_store_forget_source(store, source_name(source), &error) ||
+               g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND);
+    }
+    return source_store_save(store, source);
 }
 
 /* ---- rounds ------------------------------------------------------------------------ */
@@ -247,10 +260,24 @@ static void on_sample(struct source *source, const struct sample *sample, gpoint
 static void on_failed(struct source *source, const GError *error, gpointer user_data)
 {
     struct agent_source *as = user_data;
+    struct agent *a = as->agent;
+    g_message("%s: %s", source_name(source), error->message);
+    /* clock-policy.md, boot with a bad clock: a certificate wrong only on its validity
+     * period, before any sync this boot, may be our clock's fault. Try again without the
+     * time check; the consensus then has to meet the untrusted-clock rule. */
+    if (g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_CERTIFICATE_TIME) &&
+        !a->synced_this_boot && !as->relaxed) {
+        g_message("%s: retrying without the certificate's validity period (untrusted-clock "
+                  "rule: %u sources from as many operators will be needed)",
+                  source_name(source), a->config->untrusted_clock_min_agreeing_sources);
+        as->relaxed = TRUE;
+        source_set_ignore_certificate_time(source, TRUE);
+        source_measure(source);
+        return;
+    }
     as->reach = (guint8)(as->reach << 1);
     as->in_round = FALSE;
-    g_message("%s: %s", source_name(source), error->message);
-    maybe_finish_round(as->agent);
+    maybe_finish_round(a);
 }
 
 static gboolean on_jitter_elapsed(gpointer user_data)
@@ -380,6 +407,23 @@ static void log_decision(struct agent *a, const struct discipline_decision *d, c
                   (double)d->offset_ns / NS_PER_SEC, sources, outcome);
 }
 
+/* After the first sync the clock can be trusted again: key exchanges check certificates
+ * fully, and keys made without that check are dropped (the next round makes new ones). */
+static void resume_full_certificate_checks(struct agent *a)
+{
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (!as->relaxed)
+            continue;
+        as->relaxed = FALSE;
+        source_set_ignore_certificate_time(as->source, FALSE);
+        struct source_credentials none = {0};
+        source_set_credentials(as->source, &none);
+        g_message("%s: the clock is synchronized: its certificate will be checked fully again",
+                  source_name(as->source));
+    }
+}
+
 static void request_done(struct pending_request *req, gboolean accepted)
 {
     struct agent *a = req->agent;
@@ -389,6 +433,9 @@ static void request_done(struct pending_request *req, gboolean accepted)
     if (accepted) {
         a->status.last_sync_usec = (guint64)(g_get_real_time());
         a->status.synchronized = TRUE;
+        if (!a->synced_this_boot)
+            resume_full_certificate_checks(a);
+        a->synced_this_boot = TRUE;
         gint64 floor = local_clock_now_ns(a->local) - FLOOR_LAG_NS;
         if (floor > a->time_floor_unix_ns)
             a->time_floor_unix_ns = floor;
@@ -496,6 +543,41 @@ static const char *select_status_str(enum select_status status)
     return "candidate";
 }
 
+/* clock-policy.md: keys made without the certificates' validity check count only when
+ * UntrustedClockMinAgreeingSources sources from as many operators agree, and the time they
+ * agree on makes every such certificate valid. */
+static gboolean untrusted_clock_rule_holds(struct agent *a, const struct select_result *r)
+{
+    gboolean any = FALSE;
+    gint64 agreed_unix = (local_clock_now_ns(a->local) + r->offset_ns) / NS_PER_SEC;
+    for (guint i = 0; i < a->sources->len; i++) {
+        struct agent_source *as = g_ptr_array_index(a->sources, i);
+        if (!source_keys_time_unverified(as->source) || as->verdict == NULL)
+            continue;
+        any = TRUE;
+        gint64 not_before, not_after;
+        source_certificate_validity(as->source, &not_before, &not_after);
+        if (agreed_unix < not_before || agreed_unix > not_after) {
+            g_message("untrusted-clock rule: the agreed time is outside the validity period of "
+                      "%s's certificate: no decision",
+                      source_name(as->source));
+            return FALSE;
+        }
+    }
+    guint needed = a->config->untrusted_clock_min_agreeing_sources;
+    if (any && (r->agreeing < needed || r->operators < needed)) {
+        g_message("untrusted-clock rule: %u sources from %u operators agree, %u of each needed "
+                  "while certificates cannot be checked against the clock: no decision",
+                  r->agreeing, r->operators, needed);
+        return FALSE;
+    }
+    if (any)
+        g_message("untrusted-clock rule met: %u sources from %u operators agree, and the agreed "
+                  "time makes every certificate accepted without its time check valid",
+                  r->agreeing, r->operators);
+    return TRUE;
+}
+
 static void decide(struct agent *a)
 {
     a->round_active = FALSE;
@@ -535,7 +617,7 @@ static void decide(struct agent *a)
     for (size_t j = 0; j < m; j++)
         owners[j]->verdict = select_status_str(statuses[j]);
 
-    a->consensus = r.verdict == SELECT_CONSENSUS;
+    a->consensus = r.verdict == SELECT_CONSENSUS && untrusted_clock_rule_holds(a, &r);
     a->status.agreeing = r.agreeing;
     if (a->consensus) {
         a->status.offset_ns = r.offset_ns;
@@ -689,6 +771,19 @@ static void restore_state(struct agent *a)
     state_agent_clear(&saved);
 }
 
+/* With --virtual-clock, certificates are judged by the simulated time too, as they would be
+ * by a machine whose clock reads that (clock-policy.md: boot with a bad clock). GnuTLS
+ * takes one time function per process; the agent is the only user of TLS in it. */
+static struct local_clock *tls_clock;
+
+static time_t tls_time(time_t *t)
+{
+    time_t now = (time_t)(local_clock_now_ns(tls_clock) / NS_PER_SEC);
+    if (t != NULL)
+        *t = now;
+    return now;
+}
+
 struct agent *agent_new(struct gnomon_config *config, const struct agent_options *options,
                         const struct clock_control *clock, GError **error)
 {
@@ -704,6 +799,10 @@ struct agent *agent_new(struct gnomon_config *config, const struct agent_options
     a->local = local_clock_new(options->virtual_clock, error);
     if (a->local == NULL)
         goto fail;
+    if (local_clock_is_virtual(a->local)) {
+        tls_clock = a->local;
+        gnutls_global_set_time_function(tls_time);
+    }
     const char *dir = options->state_directory ? options->state_directory : config->state_directory;
     a->store = state_store_open(dir, NULL, error);
     if (a->store == NULL)
@@ -730,6 +829,10 @@ void agent_free(struct agent *a)
     if (a->next_round != 0)
         g_source_remove(a->next_round);
     clock_events_free(a->clock_events);
+    if (tls_clock == a->local) {
+        gnutls_global_set_time_function(NULL);
+        tls_clock = NULL;
+    }
     g_ptr_array_free(a->sources, TRUE);
     g_hash_table_destroy(a->trusts);
     clear_source_status(&a->status);

@@ -50,6 +50,7 @@ struct source {
     guint requests_sent;
     gint64 cert_not_before;
     gint64 cert_not_after;
+    gboolean keys_time_unverified;
 };
 
 static void start_key_exchange(struct source *s);
@@ -304,6 +305,7 @@ static void on_key_exchange_done(const struct nts_ke_result *result, const GErro
     s->ke_family = result->family;
     s->cert_not_before = result->certificate_not_before_unix;
     s->cert_not_after = result->certificate_not_after_unix;
+    s->keys_time_unverified = s->ignore_certificate_time;
     credentials_changed(s);
     /* A KE address literal names the NTP server too: reuse it rather than resolve. */
     if (!result->response.has_server)
@@ -412,6 +414,7 @@ void source_clear_samples(struct source *s)
 void source_set_credentials(struct source *s, const struct source_credentials *creds)
 {
     s->creds = *creds;
+    s->keys_time_unverified = FALSE; /* stored keys were verified when they were made */
     g_list_free_full(g_steal_pointer(&s->ntp_candidates), g_object_unref);
     g_clear_object(&s->ntp_address);
     s->ntp_address_text[0] = '\0';
@@ -491,6 +494,16 @@ guint source_key_exchanges(const struct source *s)
 guint source_requests_sent(const struct source *s)
 {
     return s->requests_sent;
+}
+
+void source_set_ignore_certificate_time(struct source *s, gboolean ignore)
+{
+    s->ignore_certificate_time = ignore;
+}
+
+gboolean source_keys_time_unverified(const struct source *s)
+{
+    return s->creds.valid && s->keys_time_unverified;
 }
 
 void source_certificate_validity(const struct source *s, gint64 *not_before, gint64 *not_after)

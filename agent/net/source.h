@@ -85,6 +85,11 @@ const char *source_ntp_address(const struct source *source);
 const struct sample_filter *source_filter(const struct source *source);
 guint source_key_exchanges(const struct source *source);
 guint source_requests_sent(const struct source *source);
+/* The untrusted-clock rule (clock-policy.md): key exchanges from now on skip the
+ * certificate's validity period (or check it again). */
+void source_set_ignore_certificate_time(struct source *source, gboolean ignore);
+/* Whether the keys in use came from a key exchange that skipped the validity period. */
+gboolean source_keys_time_unverified(const struct source *source);
 /* Validity period of the certificate of the last key exchange (Unix seconds). */
 void source_certificate_validity(const struct source *source, gint64 *not_before,
                                  gint64 *not_after);
