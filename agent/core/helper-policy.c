@@ -60,6 +60,10 @@ static const struct {
     [HELPER_RULE_STALE_MEASUREMENT] = {"stale-measurement",
                                        "measurement older than MaxMeasurementAgeSeconds",
                                        HELPER_ERROR_STALE},
+    [HELPER_RULE_MEASURED_BEFORE_CHANGE] = {"measured-before-change",
+                                            "measurement taken before the last accepted change "
+                                            "of the clock",
+                                            HELPER_ERROR_STALE},
     [HELPER_RULE_BEFORE_FLOOR] = {"before-floor", "result before the helper's time floor",
                                   HELPER_ERROR_BEFORE_FLOOR},
     [HELPER_RULE_AFTER_CEILING] = {"after-ceiling",
@@ -291,6 +295,20 @@ static struct helper_decision check_bounds(const struct helper_limits *limits,
     return decided(HELPER_N_RULES, 0, 0);
 }
 
+/* CLOCK_BOOTTIME of the latest accepted step or slew (both lists are in time order), or
+ * INT64_MIN when there has been none this boot. */
+static int64_t last_change_boottime(const struct helper_policy_state *state)
+{
+    int64_t last = INT64_MIN;
+    if (state->n_steps > 0 && state->steps[state->n_steps - 1].boottime_ns > last) {
+        last = state->steps[state->n_steps - 1].boottime_ns;
+    }
+    if (state->n_slews > 0 && state->slews[state->n_slews - 1].boottime_ns > last) {
+        last = state->slews[state->n_slews - 1].boottime_ns;
+    }
+    return last;
+}
+
 static struct helper_decision decide_step(const struct helper_limits *limits,
                                           const struct helper_policy_state *state,
                                           const struct helper_request *request,
@@ -322,6 +340,15 @@ static struct helper_decision decide_step(const struct helper_limits *limits,
     int64_t age = boottime - (int64_t)request->measured_boottime_ns;
     if (age > limits->max_measurement_age_ns) {
         return decided(HELPER_RULE_STALE_MEASUREMENT, limits->max_measurement_age_ns, age);
+    }
+    /* A measurement from before the last accepted change describes a clock that no longer
+     * exists: stepping by it would apply that change a second time. This is what keeps a
+     * lost answer from ever becoming two steps (clock-policy.md), whatever the caller
+     * does after losing it. */
+    int64_t last_change = last_change_boottime(state);
+    if ((int64_t)request->measured_boottime_ns < last_change) {
+        return decided(HELPER_RULE_MEASURED_BEFORE_CHANGE, last_change,
+                       (int64_t)request->measured_boottime_ns);
     }
     struct helper_decision bounds = check_bounds(limits, state, now, offset);
     if (bounds.rule != HELPER_N_RULES) {

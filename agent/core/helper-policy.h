@@ -83,23 +83,24 @@ enum helper_rule {
     HELPER_RULE_STEP_TO_FLOOR,           /* value: the step, limit: the floor */
     HELPER_RULE_APPROVAL_RECORDED,       /* value: offset, limit: tolerance */
     /* refused */
-    HELPER_RULE_NOT_AUTHORIZED,      /* decided by polkit, outside this module */
-    HELPER_RULE_INVALID_REQUEST_ID,  /* empty, too long, or characters outside the set */
-    HELPER_RULE_INVALID_OFFSET,      /* INT64_MIN (no magnitude), or 0 for Step/ApproveStep */
-    HELPER_RULE_INVALID_UNCERTAINTY, /* more than INT64_MAX */
-    HELPER_RULE_INVALID_FREQUENCY,   /* NaN or infinite */
-    HELPER_RULE_INVALID_TOLERANCE,   /* value: tolerance, limit: |offset| (must be less) */
-    HELPER_RULE_MEASURED_IN_FUTURE,  /* value: measured, limit: boottime now */
-    HELPER_RULE_SLEW_TOO_LARGE,      /* value: |offset|, limit: MaxSlewSeconds */
-    HELPER_RULE_SLEW_HOURLY_BUDGET,  /* value: last hour's sum with this one, limit: per hour */
-    HELPER_RULE_FREQUENCY_TOO_LARGE, /* value: |ppm| in ppb, limit: MaxFrequencyPPM in ppb */
-    HELPER_RULE_STALE_MEASUREMENT,   /* value: age, limit: MaxMeasurementAgeSeconds */
-    HELPER_RULE_BEFORE_FLOOR,        /* value: the resulting time, limit: the floor */
-    HELPER_RULE_AFTER_CEILING,       /* value: the resulting time, limit: the ceiling */
-    HELPER_RULE_STEPS_PER_HOUR,      /* value: steps in the last hour, limit: MaxStepsPerHour */
-    HELPER_RULE_STEP_TOO_LARGE,      /* value: |offset|, limit: MaxStepSeconds */
-    HELPER_RULE_NOT_BEHIND_FLOOR,    /* value: the time now, limit: the floor */
-    HELPER_RULE_BACKEND_FAILED,      /* the change was allowed but could not be made */
+    HELPER_RULE_NOT_AUTHORIZED,         /* decided by polkit, outside this module */
+    HELPER_RULE_INVALID_REQUEST_ID,     /* empty, too long, or characters outside the set */
+    HELPER_RULE_INVALID_OFFSET,         /* INT64_MIN (no magnitude), or 0 for Step/ApproveStep */
+    HELPER_RULE_INVALID_UNCERTAINTY,    /* more than INT64_MAX */
+    HELPER_RULE_INVALID_FREQUENCY,      /* NaN or infinite */
+    HELPER_RULE_INVALID_TOLERANCE,      /* value: tolerance, limit: |offset| (must be less) */
+    HELPER_RULE_MEASURED_IN_FUTURE,     /* value: measured, limit: boottime now */
+    HELPER_RULE_SLEW_TOO_LARGE,         /* value: |offset|, limit: MaxSlewSeconds */
+    HELPER_RULE_SLEW_HOURLY_BUDGET,     /* value: last hour's sum with this one, limit: per hour */
+    HELPER_RULE_FREQUENCY_TOO_LARGE,    /* value: |ppm| in ppb, limit: MaxFrequencyPPM in ppb */
+    HELPER_RULE_STALE_MEASUREMENT,      /* value: age, limit: MaxMeasurementAgeSeconds */
+    HELPER_RULE_MEASURED_BEFORE_CHANGE, /* value: measured boottime, limit: last change's */
+    HELPER_RULE_BEFORE_FLOOR,           /* value: the resulting time, limit: the floor */
+    HELPER_RULE_AFTER_CEILING,          /* value: the resulting time, limit: the ceiling */
+    HELPER_RULE_STEPS_PER_HOUR,         /* value: steps in the last hour, limit: MaxStepsPerHour */
+    HELPER_RULE_STEP_TOO_LARGE,         /* value: |offset|, limit: MaxStepSeconds */
+    HELPER_RULE_NOT_BEHIND_FLOOR,       /* value: the time now, limit: the floor */
+    HELPER_RULE_BACKEND_FAILED,         /* the change was allowed but could not be made */
     HELPER_N_RULES
 };
 

@@ -82,6 +82,19 @@ void sample_filter_clear(struct sample_filter *f)
     sample_filter_init(f);
 }
 
+void sample_filter_shift(struct sample_filter *f, int64_t correction_ns)
+{
+    for (size_t k = 0; k < f->count && k < SAMPLE_FILTER_SIZE; k++) {
+        int64_t *offset = &f->samples[k].offset_ns;
+        if (correction_ns > 0 && *offset < INT64_MIN + correction_ns)
+            *offset = INT64_MIN;
+        else if (correction_ns < 0 && *offset > INT64_MAX + correction_ns)
+            *offset = INT64_MAX;
+        else
+            *offset -= correction_ns;
+    }
+}
+
 size_t sample_filter_count(const struct sample_filter *f)
 {
     if (f == NULL || f->count > SAMPLE_FILTER_SIZE)

@@ -47,6 +47,11 @@ void sample_filter_add(struct sample_filter *f, const struct sample *s);
 /* Forgets every sample: after a clock step their offsets are void. */
 void sample_filter_clear(struct sample_filter *f);
 
+/* The clock was slewed by correction_ns (true time minus local time shrank by it): every
+ * stored sample's offset follows, so an old sample never asks for the same correction
+ * twice. Saturating. */
+void sample_filter_shift(struct sample_filter *f, int64_t correction_ns);
+
 /* Stored samples, stale ones included. */
 size_t sample_filter_count(const struct sample_filter *f);
 

@@ -442,6 +442,13 @@ static void request_done(struct pending_request *req, gboolean accepted)
         a->discipline.time_floor_unix_ns = a->time_floor_unix_ns;
         save_agent_state(a);
     }
+    if (req->decision.verdict == DISCIPLINE_SLEW && accepted) {
+        /* The helper's slew is applied at once (the dry-run contract, and what the kernel
+         * PLL converges to): samples kept from before must not ask for it again. */
+        for (guint i = 0; i < a->sources->len; i++)
+            source_shift_samples(((struct agent_source *)g_ptr_array_index(a->sources, i))->source,
+                                 req->decision.offset_ns);
+    }
     if (req->decision.verdict == DISCIPLINE_STEP && accepted) {
         /* Samples from before the step measure a clock that no longer exists. */
         clear_samples(a);

@@ -136,6 +136,9 @@ static char *rule_message(const struct helper_limits *limits, const struct helpe
         return g_strdup_printf("the measurement is %s s old, older than "
                                "MaxMeasurementAgeSeconds=%s",
                                value_s, limit_s);
+    case HELPER_RULE_MEASURED_BEFORE_CHANGE:
+        return g_strdup_printf("the measurement was taken before the clock's last accepted "
+                               "change, so it no longer describes the clock; measure again");
     case HELPER_RULE_BEFORE_FLOOR:
         value_s = timestamp(d->value);
         limit_s = timestamp(d->limit);

@@ -411,6 +411,11 @@ void source_clear_samples(struct source *s)
     sample_filter_clear(&s->filter);
 }
 
+void source_shift_samples(struct source *s, gint64 correction_ns)
+{
+    sample_filter_shift(&s->filter, correction_ns);
+}
+
 void source_set_credentials(struct source *s, const struct source_credentials *creds)
 {
     s->creds = *creds;

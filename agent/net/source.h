@@ -69,6 +69,8 @@ gboolean source_busy(const struct source *source);
 void source_cancel(struct source *source);
 /* Forgets every sample: after a step they measure a clock that no longer exists. */
 void source_clear_samples(struct source *source);
+/* The clock was slewed by correction_ns: the stored samples follow it. */
+void source_shift_samples(struct source *source, gint64 correction_ns);
 
 void source_set_credentials(struct source *source, const struct source_credentials *creds);
 const struct source_credentials *source_get_credentials(const struct source *source);

@@ -304,6 +304,33 @@ START_TEST(test_measurement_age)
 }
 END_TEST
 
+START_TEST(test_measured_before_last_change_refused)
+{
+    /* One lost answer must never become two steps: a step decided on a measurement from
+     * before the clock's last change is refused, whoever asks. */
+    ck_assert_int_eq(step(2 * SEC, later(0)).rule, HELPER_RULE_STEP_WITHIN_LIMITS);
+    struct helper_request r = {
+        .method = HELPER_METHOD_STEP,
+        .offset_ns = 2 * SEC,
+        .uncertainty_ns = 1000,
+        .measured_boottime_ns = (uint64_t)(BOOT - SEC),
+        .request_id = "measured-earlier",
+    };
+    struct helper_decision d = run(&r, later(SEC));
+    ck_assert_int_eq(d.rule, HELPER_RULE_MEASURED_BEFORE_CHANGE);
+    ck_assert_int_eq(helper_rule_error(d.rule), HELPER_ERROR_STALE);
+    /* Measured after the change: fine. */
+    r.measured_boottime_ns = (uint64_t)(BOOT + SEC / 2);
+    r.request_id = "measured-later";
+    ck_assert_int_eq(run(&r, later(SEC)).rule, HELPER_RULE_STEP_WITHIN_LIMITS);
+    /* A slew is a change too. */
+    ck_assert(helper_rule_accepts(slew(100 * NS_PER_MS, later(2 * SEC)).rule));
+    r.measured_boottime_ns = (uint64_t)(BOOT + SEC + SEC / 2);
+    r.request_id = "before-the-slew";
+    ck_assert_int_eq(run(&r, later(3 * SEC)).rule, HELPER_RULE_MEASURED_BEFORE_CHANGE);
+}
+END_TEST
+
 START_TEST(test_repeated_request_id_same_answer_one_change)
 {
     struct helper_decision first = step_id(3 * SEC, "abc-1", later(0));
@@ -685,6 +712,7 @@ static Suite *helper_policy_suite(void)
     tcase_add_test(tc, test_boot_window_closed_by_small_first_step);
     tcase_add_test(tc, test_steps_per_hour);
     tcase_add_test(tc, test_measurement_age);
+    tcase_add_test(tc, test_measured_before_last_change_refused);
     tcase_add_test(tc, test_repeated_request_id_same_answer_one_change);
     tcase_add_test(tc, test_request_id_validity);
     tcase_add_test(tc, test_request_ids_bounded);

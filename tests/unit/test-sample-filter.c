@@ -226,6 +226,27 @@ START_TEST(test_jitter_extreme_offsets)
 }
 END_TEST
 
+START_TEST(test_shift_follows_a_slew)
+{
+    struct sample_filter f;
+    sample_filter_init(&f);
+    for (int i = 0; i < 3; i++) {
+        struct sample s = {.offset_ns = 5 * NS_PER_MS + i, .delay_ns = 100 + i, .taken_ns = 0};
+        sample_filter_add(&f, &s);
+    }
+    sample_filter_shift(&f, 5 * NS_PER_MS);
+    struct sample best;
+    ck_assert(sample_filter_best(&f, 0, &best));
+    ck_assert_int_eq(best.offset_ns, 0); /* the least delayed, its 5 ms already corrected */
+    ck_assert_int_eq(f.samples[2].offset_ns, 2);
+    struct sample extreme = {.offset_ns = INT64_MIN + 1, .delay_ns = 1};
+    sample_filter_add(&f, &extreme);
+    sample_filter_shift(&f, 10);
+    ck_assert(sample_filter_best(&f, 0, &best));
+    ck_assert_int_eq(best.offset_ns, INT64_MIN); /* saturated, not wrapped */
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *suite = suite_create("sample-filter");
@@ -238,6 +259,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_jitter_hand_computed);
     tcase_add_test(tc, test_age_bound);
     tcase_add_test(tc, test_jitter_extreme_offsets);
+    tcase_add_test(tc, test_shift_follows_a_slew);
     suite_add_tcase(suite, tc);
     return suite;
 }
