@@ -41,6 +41,10 @@ struct agent_source {
     guint8 reach;
     const char *verdict; /* selected/candidate/falseticker of the last consensus */
     gboolean relaxed;    /* key exchanges skip the certificate's validity period */
+    /* Politeness (clock-policy.md): consecutive failures back off; RATE slows down. */
+    guint failures;
+    guint rate_shift;            /* polls of this source are 2^rate_shift rounds apart */
+    gint64 next_allowed_boot_ns; /* not measured before this */
 };
 
 struct agent {
@@ -226,6 +230,46 @@ static gboolean on_credentials_changed(struct source *source, gpointer user_data
 
 /* ---- rounds ------------------------------------------------------------------------ */
 
+/* RFC 8915 §4.1.1's retry schedule for failed exchanges: at least 10 * 1.5^(n-1) s after
+ * the n-th failure in a row, at most 5 days; never a tight loop while the network is down. */
+static gint64 backoff_ns(guint failures)
+{
+    double seconds = 10.0;
+    for (guint i = 1; i < failures && seconds < 432000.0; i++)
+        seconds *= 1.5;
+    if (seconds > 432000.0)
+        seconds = 432000.0;
+    return (gint64)(seconds * NS_PER_SEC);
+}
+
+static void note_success(struct agent_source *as)
+{
+    as->failures = 0;
+    as->next_allowed_boot_ns = 0;
+    if (as->rate_shift > 0) {
+        gint64 poll = as->agent->discipline.poll_ns;
+        as->next_allowed_boot_ns = local_clock_boottime_ns() + (poll << as->rate_shift) - poll;
+    }
+}
+
+static void note_failure(struct agent_source *as, const GError *error)
+{
+    gint64 now = local_clock_boottime_ns();
+    if (g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_NTP_KISS) &&
+        strstr(error->message, "RATE") != NULL) {
+        /* The server asks us to slow down: double this source's interval each time. */
+        if (as->rate_shift < 6)
+            as->rate_shift++;
+        gint64 poll = as->agent->discipline.poll_ns;
+        as->next_allowed_boot_ns = now + (poll << as->rate_shift) - poll;
+        g_message("%s: asked to slow down (RATE): polling it every %" G_GINT64_FORMAT " s",
+                  source_name(as->source), (poll << as->rate_shift) / NS_PER_SEC);
+        return;
+    }
+    as->failures++;
+    as->next_allowed_boot_ns = now + backoff_ns(as->failures);
+}
+
 static gboolean round_finished(const struct agent *a)
 {
     for (guint i = 0; i < a->sources->len; i++) {
@@ -251,6 +295,7 @@ static void on_sample(struct source *source, const struct sample *sample, gpoint
     struct agent_source *as = user_data;
     as->reach = (guint8)((as->reach << 1) | 1);
     as->in_round = FALSE;
+    note_success(as);
     if (as->agent->options.verbose)
         g_message("%s: offset %+.6f s, delay %.6f s", source_name(source),
                   (double)sample->offset_ns / NS_PER_SEC, (double)sample->delay_ns / NS_PER_SEC);
@@ -277,6 +322,7 @@ static void on_failed(struct source *source, const GError *error, gpointer user_
     }
     as->reach = (guint8)(as->reach << 1);
     as->in_round = FALSE;
+    note_failure(as, error);
     maybe_finish_round(a);
 }
 
@@ -351,8 +397,13 @@ static void start_round(struct agent *a)
         return;
     a->round_active = TRUE;
     a->last_round_start_boot_ns = local_clock_boottime_ns();
+    gint64 now = a->last_round_start_boot_ns;
     for (guint i = 0; i < a->sources->len; i++) {
         struct agent_source *as = g_ptr_array_index(a->sources, i);
+        /* A source backing off (or slowed by RATE) sits this round out; its older
+         * samples still count, aged by their root distance. */
+        if (as->next_allowed_boot_ns > now)
+            continue;
         as->in_round = TRUE;
         /* clock-policy.md: start jitter only for a source without stored cookies, on the
          * daemon's first round (VM fleets boot together); everything else starts at once. */
@@ -937,6 +988,12 @@ void agent_set_online(struct agent *a, gboolean online)
         }
         a->round_active = FALSE;
     } else {
+        /* Back online: failures seen while the network was down say nothing now. */
+        for (guint i = 0; i < a->sources->len; i++) {
+            struct agent_source *as = g_ptr_array_index(a->sources, i);
+            as->failures = 0;
+            as->next_allowed_boot_ns = 0;
+        }
         schedule_round(a, 0);
     }
     publish(a);
