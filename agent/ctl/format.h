@@ -17,6 +17,10 @@
  * chosen so the number lies in [1, 1000). with_sign FALSE: the magnitude only ("5.0 ms"). */
 char *ctl_format_duration(gint64 ns, gboolean with_sign);
 
+/* An interval of whole seconds as such: "32 s", "17 min 4 s", "2 h 0 min"; below a second
+ * or with a fraction, as ctl_format_duration. */
+char *ctl_format_interval(guint64 usec);
+
 /* How long ago then_usec was at now_usec (both CLOCK_REALTIME µs): "just now", "45 s ago",
  * "3 min ago", "2 h 5 min ago", "3 days ago"; "in 5 s" for a time in the future. */
 char *ctl_format_age(gint64 now_usec, gint64 then_usec);
@@ -53,8 +57,7 @@ const char *ctl_colour_for_source_status(const char *status);
 typedef struct ctl_table CtlTable;
 
 /* headers: n_columns titles; right_aligned: n_columns flags (NULL: all left). */
-CtlTable *ctl_table_new(guint n_columns, const char *const *headers,
-                        const gboolean *right_aligned);
+CtlTable *ctl_table_new(guint n_columns, const char *const *headers, const gboolean *right_aligned);
 /* cells: n_columns texts (NULL counts as ""); colours: n_columns or NULL. Copied. */
 void ctl_table_add_row(CtlTable *table, const char *const *cells, const char *const *colours);
 char *ctl_table_render(const CtlTable *table, gboolean colour);
