@@ -400,10 +400,12 @@ static void start_round(struct agent *a)
     gint64 now = a->last_round_start_boot_ns;
     for (guint i = 0; i < a->sources->len; i++) {
         struct agent_source *as = g_ptr_array_index(a->sources, i);
-        /* A source backing off (or slowed by RATE) sits this round out; its older
-         * samples still count, aged by their root distance. */
-        if (as->next_allowed_boot_ns > now)
+        /* A source backing off (or slowed by RATE) sits this round out: it counts as
+         * not heard from, so its reach runs out like any silent source's. */
+        if (as->next_allowed_boot_ns > now) {
+            as->reach = (guint8)(as->reach << 1);
             continue;
+        }
         as->in_round = TRUE;
         /* clock-policy.md: start jitter only for a source without stored cookies, on the
          * daemon's first round (VM fleets boot together); everything else starts at once. */
@@ -480,6 +482,8 @@ static void request_done(struct pending_request *req, gboolean accepted)
     struct agent *a = req->agent;
     gint64 now = local_clock_boottime_ns();
     a->request_in_flight = FALSE;
+    if (a->clock_events != NULL)
+        clock_events_request_done(a->clock_events);
     discipline_applied(&a->discipline, &req->decision, accepted, now);
     if (accepted) {
         a->status.last_sync_usec = (guint64)(g_get_real_time());
@@ -571,6 +575,10 @@ static void send_request(struct agent *a, const struct discipline_decision *d,
     req->agent = a;
     req->decision = *d;
     a->request_in_flight = TRUE;
+    /* The helper's step sets the clock before its answer comes back (and a simulated
+     * clock changes with every request): those changes are ours. */
+    if (a->clock_events != NULL)
+        clock_events_expect_set(a->clock_events);
     if (d->verdict == DISCIPLINE_SLEW) {
         if (d->set_frequency)
             a->clock.ops->set_frequency(a->clock.self, d->frequency_ppm, on_frequency_answer, req);
@@ -581,9 +589,9 @@ static void send_request(struct agent *a, const struct discipline_decision *d,
     }
     /* One decision, one request: a fresh ID the helper remembers (idempotent). */
     req->request_id = g_uuid_string_random();
-    /* The helper's step sets the clock before its answer comes back. */
-    if (a->clock_events != NULL)
-        clock_events_expect_set(a->clock_events);
+
+    g_message("asking the clock helper to step by %+.6f s (request %s)",
+              (double)d->offset_ns / NS_PER_SEC, req->request_id);
     a->clock.ops->step(a->clock.self, d->offset_ns, (guint64)d->uncertainty_ns,
                        (guint64)consensus_boot_ns, req->request_id, on_request_answer, req);
 }
@@ -654,7 +662,9 @@ static void decide(struct agent *a)
         struct agent_source *as = g_ptr_array_index(a->sources, i);
         as->verdict = NULL;
         struct sample sample;
-        if (!sample_filter_best(source_filter(as->source), now, &sample))
+        /* RFC 5905: a source not heard from in its last eight polls does not vote, however
+         * young its last sample looks. */
+        if (as->reach == 0 || !sample_filter_best(source_filter(as->source), now, &sample))
             continue;
         char *op = g_utf8_casefold(source_operator(as->source), -1);
         g_ptr_array_add(folded, op);
@@ -913,6 +923,8 @@ static void on_floor_answer(const GError *error, gpointer user_data)
         g_warning("the clock reads before the time floor, and StepToFloor failed: %s",
                   error->message);
     a->request_in_flight = FALSE;
+    if (a->clock_events != NULL)
+        clock_events_request_done(a->clock_events);
     start_round(a);
 }
 
@@ -924,6 +936,8 @@ void agent_start(struct agent *a)
     if (local_clock_now_ns(a->local) < a->time_floor_unix_ns) {
         g_message("the clock reads before the time floor: asking the helper to step to it");
         a->request_in_flight = TRUE;
+        if (a->clock_events != NULL)
+            clock_events_expect_set(a->clock_events);
         a->clock.ops->step_to_floor(a->clock.self, on_floor_answer, a);
         publish(a);
         return;
@@ -954,6 +968,8 @@ static void on_clock_event(enum clock_event event, gint64 slept_ns, gpointer use
 gboolean agent_watch_clock(struct agent *a, GDBusConnection *bus, GError **error)
 {
     a->clock_events = clock_events_new(bus, on_clock_event, a, error);
+    if (a->clock_events != NULL && a->options.virtual_clock != NULL)
+        clock_events_watch_file(a->clock_events, a->options.virtual_clock);
     return a->clock_events != NULL;
 }
 

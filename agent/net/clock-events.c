@@ -12,8 +12,10 @@
 
 /* A gap between the two clocks larger than this is a sleep, not scheduling noise. */
 #define SLEEP_THRESHOLD_NS NS_PER_SEC
-/* A set of the clock this soon after our own step is that step's. */
-#define OWN_SET_WINDOW_NS  (10 * NS_PER_SEC)
+/* A change this soon after our own request's answer is still that request's. */
+#define OWN_SET_GRACE_NS   NS_PER_SEC
+/* Writes of a file come as several events: one report per burst. */
+#define FILE_SETTLE_MS     200
 
 struct clock_events {
     int timer_fd;
@@ -21,7 +23,10 @@ struct clock_events {
     GDBusConnection *bus;
     guint sleep_subscription;
     gint64 last_gap_ns;      /* BOOTTIME - MONOTONIC at the last look */
-    gint64 own_set_until_ns; /* MONOTONIC */
+    gboolean own_request;    /* a request of ours is in flight */
+    gint64 own_set_until_ns; /* MONOTONIC: grace after its answer */
+    GFileMonitor *file_monitor;
+    guint file_settle;
     clock_events_fn fn;
     gpointer user_data;
 };
@@ -55,7 +60,7 @@ static gboolean on_timer(gint fd, GIOCondition condition, gpointer user_data)
     ssize_t n = read(fd, &expirations, sizeof(expirations));
     if (n < 0 && errno == ECANCELED) {
         arm(e);
-        if (read_ns(CLOCK_MONOTONIC) > e->own_set_until_ns)
+        if (!e->own_request && read_ns(CLOCK_MONOTONIC) > e->own_set_until_ns)
             e->fn(CLOCK_EVENT_SET, 0, e->user_data);
     } else {
         arm(e);
@@ -122,6 +127,12 @@ void clock_events_free(struct clock_events *e)
         return;
     if (e->timer_watch != 0)
         g_source_remove(e->timer_watch);
+    if (e->file_settle != 0)
+        g_source_remove(e->file_settle);
+    if (e->file_monitor != NULL) {
+        g_file_monitor_cancel(e->file_monitor);
+        g_object_unref(e->file_monitor);
+    }
     if (e->timer_fd >= 0)
         close(e->timer_fd);
     if (e->bus != NULL) {
@@ -133,5 +144,41 @@ void clock_events_free(struct clock_events *e)
 
 void clock_events_expect_set(struct clock_events *e)
 {
-    e->own_set_until_ns = read_ns(CLOCK_MONOTONIC) + OWN_SET_WINDOW_NS;
+    e->own_request = TRUE;
+}
+
+void clock_events_request_done(struct clock_events *e)
+{
+    e->own_request = FALSE;
+    e->own_set_until_ns = read_ns(CLOCK_MONOTONIC) + OWN_SET_GRACE_NS;
+}
+
+static gboolean on_file_settled(gpointer user_data)
+{
+    struct clock_events *e = user_data;
+    e->file_settle = 0;
+    if (!e->own_request && read_ns(CLOCK_MONOTONIC) > e->own_set_until_ns)
+        e->fn(CLOCK_EVENT_SET, 0, e->user_data);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_file_changed(GFileMonitor *monitor, GFile *file, GFile *other,
+                            GFileMonitorEvent event, gpointer user_data)
+{
+    struct clock_events *e = user_data;
+    (void)monitor, (void)file, (void)other;
+    if (event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED || event == G_FILE_MONITOR_EVENT_DELETED)
+        return;
+    if (e->own_request || read_ns(CLOCK_MONOTONIC) <= e->own_set_until_ns)
+        return;
+    if (e->file_settle == 0)
+        e->file_settle = g_timeout_add(FILE_SETTLE_MS, on_file_settled, e);
+}
+
+void clock_events_watch_file(struct clock_events *e, const char *path)
+{
+    g_autoptr(GFile) file = g_file_new_for_path(path);
+    e->file_monitor = g_file_monitor_file(file, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+    if (e->file_monitor != NULL)
+        g_signal_connect(e->file_monitor, "changed", G_CALLBACK(on_file_changed), e);
 }

@@ -25,7 +25,14 @@ void clock_events_free(struct clock_events *events);
  * reports CLOCK_EVENT_RESUMED when BOOTTIME ran ahead of MONOTONIC since the last look. */
 void clock_events_check_sleep(struct clock_events *events);
 
-/* Our own accepted step will set the clock: do not report the set it causes. */
+/* A request of ours may change the clock (the helper's step sets it, and a simulated clock
+ * changes on every request): changes from now until clock_events_request_done() and a
+ * second after it are ours, not someone else's. */
 void clock_events_expect_set(struct clock_events *events);
+void clock_events_request_done(struct clock_events *events);
+
+/* Tests (--virtual-clock): the simulated clock's file changing outside our own requests
+ * is someone else setting the clock. */
+void clock_events_watch_file(struct clock_events *events, const char *path);
 
 #endif
