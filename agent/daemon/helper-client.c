@@ -182,9 +182,12 @@ static void on_step_approved(GDBusConnection *bus, const char *sender, const cha
 struct helper_client *helper_client_new(GDBusConnection *bus, GError **error)
 {
     /* No property cache (it would go stale across the helper's idle exits), no autostart
-     * here: calls start the helper when they need it. */
+     * here: calls start the helper when they need it. (DO_NOT_AUTO_START would make every
+     * call fail while the D-Bus-activated helper is not running: found in the VM test.) */
     GnomonClockHelper1 *proxy = gnomon_clock_helper1_proxy_new_sync(
-        bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+        bus,
+        G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+            G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
         HELPER_NAME, HELPER_PATH, NULL, error);
     if (proxy == NULL)
         return NULL;
