@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
@@ -112,8 +113,8 @@ static void on_name_lost(GDBusConnection *bus, const char *name, gpointer user_d
     struct daemon *d = user_data;
     (void)bus;
     fprintf(stderr,
-            "gnomon-agent: lost or could not own the bus name %s (another agent "
-            "running, or the bus policy does not allow this user)\n",
+            _("gnomon-agent: lost or could not own the bus name %s (another agent "
+              "running, or the bus policy does not allow this user)\n"),
             name);
     d->exit_status = 1;
     g_main_loop_quit(d->loop);
@@ -134,13 +135,13 @@ int daemon_run(struct gnomon_config *config, const char *config_path,
     g_autoptr(GError) error = NULL;
     g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
     if (bus == NULL) {
-        fprintf(stderr, "gnomon-agent: cannot connect to the system bus: %s\n", error->message);
+        fprintf(stderr, _("gnomon-agent: cannot connect to the system bus: %s\n"), error->message);
         gnomon_config_free(config);
         return 1;
     }
     d.helper = helper_client_new(bus, &error);
     if (d.helper == NULL) {
-        fprintf(stderr, "gnomon-agent: cannot reach the clock helper: %s\n", error->message);
+        fprintf(stderr, _("gnomon-agent: cannot reach the clock helper: %s\n"), error->message);
         gnomon_config_free(config);
         return 1;
     }
@@ -148,11 +149,16 @@ int daemon_run(struct gnomon_config *config, const char *config_path,
     if (options->virtual_clock != NULL) {
         g_autofree char *backend = helper_client_get_backend(d.helper, &error);
         if (backend == NULL || !g_str_equal(backend, "dry-run")) {
-            fprintf(stderr,
-                    "gnomon-agent: --virtual-clock needs the clock helper's dry-run "
-                    "backend, and the helper %s%s%s\n",
-                    backend ? "has backend " : "cannot tell its backend: ",
-                    backend ? backend : error->message, "");
+            if (backend != NULL)
+                fprintf(stderr,
+                        _("gnomon-agent: --virtual-clock needs the clock helper's dry-run "
+                          "backend, and the helper has backend %s\n"),
+                        backend);
+            else
+                fprintf(stderr,
+                        _("gnomon-agent: --virtual-clock needs the clock helper's dry-run "
+                          "backend, and the helper cannot tell its backend: %s\n"),
+                        error->message);
             helper_client_free(d.helper);
             gnomon_config_free(config);
             return 1;
@@ -167,7 +173,7 @@ int daemon_run(struct gnomon_config *config, const char *config_path,
     }
     d.service = agent_service_new(bus, d.agent, config_path, &error);
     if (d.service == NULL) {
-        fprintf(stderr, "gnomon-agent: cannot export %s: %s\n", AGENT_BUS_NAME, error->message);
+        fprintf(stderr, _("gnomon-agent: cannot export %s: %s\n"), AGENT_BUS_NAME, error->message);
         agent_free(d.agent);
         helper_client_free(d.helper);
         return 1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <glib.h>
+#include <glib/gi18n.h>
 
 #include "build-config.h"
 #include "config.h"
@@ -33,6 +34,11 @@ static void log_line(const char *domain, GLogLevelFlags level, const char *messa
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    /* GNOMON_LOCALEDIR: the build tree's catalogues, for tests (as gnomonctl). */
+    const char *locale_dir = g_getenv("GNOMON_LOCALEDIR");
+    bindtextdomain(GETTEXT_PACKAGE, locale_dir && locale_dir[0] ? locale_dir : LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+    textdomain(GETTEXT_PACKAGE);
     /* A peer closing a connection is an error to report, never a reason to die. */
     signal(SIGPIPE, SIG_IGN);
     g_autofree char *config_path = NULL;
@@ -40,24 +46,29 @@ int main(int argc, char **argv)
     g_autofree char *virtual_clock = NULL;
     gboolean query = FALSE, json = FALSE, verbose = FALSE, version = FALSE;
     GOptionEntry entries[] = {
-        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
-         "Configuration file (default " DEFAULT_CONFIG ")", "FILE"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path, N_("Configuration file"), "FILE"},
         {"query", 0, 0, G_OPTION_ARG_NONE, &query,
-         "Measure every source once, print the consensus and exit", NULL},
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "With --query: print one JSON object", NULL},
+         N_("Measure every source once, print the consensus and exit"), NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("With --query: print one JSON object"), NULL},
         {"state-directory", 0, 0, G_OPTION_ARG_FILENAME, &state_directory,
-         "State directory (overrides the configuration)", "DIR"},
+         N_("State directory (overrides the configuration)"), "DIR"},
         {"virtual-clock", 0, 0, G_OPTION_ARG_FILENAME, &virtual_clock,
-         "Tests: read local time through the dry-run helper's simulated clock", "FILE"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Say what happens to each source", NULL},
-        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+         N_("Tests: read local time through the dry-run helper's simulated clock"), "FILE"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Say what happens to each source"),
+         NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print the version and exit"), NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
-    g_autoptr(GOptionContext) context = g_option_context_new("- NTS time synchronisation agent");
-    g_option_context_add_main_entries(context, entries, NULL);
+    g_autoptr(GOptionContext) context = g_option_context_new(_("- NTS time synchronisation agent"));
+    g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+    g_autofree char *description =
+        g_strdup_printf(_("The configuration is read from %s (and %s.d/*.conf) unless --config "
+                          "names another file."),
+                        DEFAULT_CONFIG, DEFAULT_CONFIG);
+    g_option_context_set_description(context, description);
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(context, &argc, &argv, &error)) {
-        fprintf(stderr, "gnomon-agent: %s (try --help)\n", error->message);
+        fprintf(stderr, _("gnomon-agent: %s (try --help)\n"), error->message);
         return QUERY_EXIT_BAD_CONFIG;
     }
     verbose_logging = verbose;
@@ -67,11 +78,11 @@ int main(int argc, char **argv)
         return EXIT_SUCCESS;
     }
     if (argc > 1) {
-        fprintf(stderr, "gnomon-agent: unexpected argument \"%s\" (try --help)\n", argv[1]);
+        fprintf(stderr, _("gnomon-agent: unexpected argument \"%s\" (try --help)\n"), argv[1]);
         return QUERY_EXIT_BAD_CONFIG;
     }
     if (json && !query) {
-        fprintf(stderr, "gnomon-agent: --json goes with --query\n");
+        fprintf(stderr, _("gnomon-agent: --json goes with --query\n"));
         return QUERY_EXIT_BAD_CONFIG;
     }
 

@@ -1,5 +1,6 @@
 #include "query.h"
 
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -193,16 +194,15 @@ static void print_text(const struct query *q, const struct select_result *r,
                        const struct verdict *verdicts, gint64 elapsed_ms)
 {
     if (r->verdict == SELECT_CONSENSUS)
-        printf("Consensus: true time - local clock = %+.9f s (uncertainty %.6f s)\n",
+        printf(_("Consensus: true time - local clock = %+.9f s (uncertainty %.6f s)\n"),
                (double)r->offset_ns / NS_PER_SEC, (double)r->uncertainty_ns / NS_PER_SEC);
     else
-        printf("No consensus: %s\n", select_verdict_str(r->verdict));
-    printf("Agreeing sources: %u of %u measured (%u required, %u operators required), "
-           "%" G_GINT64_FORMAT " ms\n\n",
+        printf(_("No consensus: %s\n"), select_verdict_str(r->verdict));
+    printf(_("Agreeing sources: %u of %u measured (%u required, %u operators required), %u ms\n\n"),
            r->agreeing, r->voters, q->config->min_agreeing_sources, q->config->min_operators,
-           elapsed_ms);
-    printf("%-16s %-24s %-14s %-15s %14s %10s  %s\n", "NAME", "NTP ADDRESS", "OPERATOR", "STATUS",
-           "OFFSET", "DELAY", "ERROR");
+           (unsigned)MIN(elapsed_ms, (gint64)G_MAXUINT));
+    printf("%-16s %-24s %-14s %-15s %14s %10s  %s\n", _("NAME"), _("NTP ADDRESS"), _("OPERATOR"),
+           _("STATUS"), _("OFFSET"), _("DELAY"), _("ERROR"));
     for (guint i = 0; i < q->sources->len; i++) {
         struct source *s = g_ptr_array_index(q->sources, i);
         char offset[32] = "-", delay[32] = "-";

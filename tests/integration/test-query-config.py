@@ -3,6 +3,7 @@
 each kind of mistake (interfaces.md). Needs no server: loading fails first."""
 import os
 import shutil
+import subprocess
 import sys
 
 import gnomon_test as gt
@@ -62,6 +63,18 @@ def main():
         r = gt.run_agent(["--no-such-option"])
         tap.ok(r.returncode == 2 and "--no-such-option" in r.stderr, "unknown option: exit 2",
                r.diagnostics())
+        # The agent's messages are translated (German is the first translation).
+        locales = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout
+        if "de_de.utf8" in locales.lower().replace("-", ""):
+            env = dict(os.environ, LANG="de_DE.UTF-8", LANGUAGE="",
+                       GNOMON_LOCALEDIR=os.path.join(gt.BUILD_DIR, "po"))
+            r = subprocess.run(gt.wrapped([gt.AGENT, "--no-such-option"]), env=env,
+                               capture_output=True, text=True, timeout=60)
+            tap.ok(r.returncode == 2 and "siehe --help" in r.stderr,
+                   "LANG=de_DE.UTF-8: the error is German", r.stderr)
+        else:
+            print("ok %d - # SKIP de_DE.UTF-8 is not generated here" % (tap.count + 1))
+            tap.count += 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return tap.done()
