@@ -371,3 +371,16 @@ const char *select_verdict_str(enum select_verdict v)
     }
     return "unknown verdict";
 }
+
+const char *select_status_str(enum select_status status)
+{
+    switch (status) {
+    case SELECT_STATUS_SELECTED:
+        return "selected";
+    case SELECT_STATUS_CANDIDATE:
+        return "candidate";
+    case SELECT_STATUS_FALSETICKER:
+        return "falseticker";
+    }
+    return "candidate";
+}

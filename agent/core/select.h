@@ -74,5 +74,7 @@ struct select_result select_run(const struct select_candidate *candidates, size_
 
 /* A short English reason, e.g. "no majority". */
 const char *select_verdict_str(enum select_verdict v);
+/* "selected", "candidate" or "falseticker": the words status reports use. */
+const char *select_status_str(enum select_status status);
 
 #endif

@@ -596,19 +596,6 @@ static void send_request(struct agent *a, const struct discipline_decision *d,
                        (guint64)consensus_boot_ns, req->request_id, on_request_answer, req);
 }
 
-static const char *select_status_str(enum select_status status)
-{
-    switch (status) {
-    case SELECT_STATUS_SELECTED:
-        return "selected";
-    case SELECT_STATUS_CANDIDATE:
-        return "candidate";
-    case SELECT_STATUS_FALSETICKER:
-        return "falseticker";
-    }
-    return "candidate";
-}
-
 /* clock-policy.md: keys made without the certificates' validity check count only when
  * UntrustedClockMinAgreeingSources sources from as many operators agree, and the time they
  * agree on makes every such certificate valid. */
@@ -661,19 +648,10 @@ static void decide(struct agent *a)
     for (guint i = 0; i < n; i++) {
         struct agent_source *as = g_ptr_array_index(a->sources, i);
         as->verdict = NULL;
-        struct sample sample;
         /* RFC 5905: a source not heard from in its last eight polls does not vote, however
          * young its last sample looks. */
-        if (as->reach == 0 || !sample_filter_best(source_filter(as->source), now, &sample))
+        if (as->reach == 0 || !source_select_candidate(as->source, now, folded, &candidates[m]))
             continue;
-        char *op = g_utf8_casefold(source_operator(as->source), -1);
-        g_ptr_array_add(folded, op);
-        candidates[m] = (struct select_candidate){
-            .operator_name = op,
-            .address = source_ntp_address(as->source),
-            .sample = sample,
-            .jitter_ns = sample_filter_jitter_ns(source_filter(as->source), now),
-        };
         owners[m++] = as;
     }
     struct select_params params = {
@@ -746,19 +724,6 @@ static void decide(struct agent *a)
 
 /* ---- life cycle -------------------------------------------------------------------- */
 
-static struct tls_trust *trust_for(struct agent *a, const char *ca_file, GError **error)
-{
-    const char *key = ca_file ? ca_file : "";
-    struct tls_trust *trust = g_hash_table_lookup(a->trusts, key);
-    if (trust == NULL) {
-        trust = tls_trust_new(ca_file, error);
-        if (trust == NULL)
-            return NULL;
-        g_hash_table_insert(a->trusts, g_strdup(key), trust);
-    }
-    return trust;
-}
-
 static void free_agent_source(gpointer data)
 {
     struct agent_source *as = data;
@@ -779,7 +744,7 @@ static gboolean add_sources(struct agent *a, GError **error)
         const struct gnomon_source_config *sc = g_ptr_array_index(a->config->sources, i);
         const char *ca =
             sc->trusted_certificates ? sc->trusted_certificates : a->config->trusted_certificates;
-        struct tls_trust *trust = trust_for(a, ca, error);
+        struct tls_trust *trust = tls_trust_cache_get(a->trusts, ca, error);
         if (trust == NULL) {
             g_prefix_error(error, "source %s: ", sc->name);
             return FALSE;
@@ -861,8 +826,7 @@ struct agent *agent_new(struct gnomon_config *config, const struct agent_options
     a->clock = *clock;
     a->online = TRUE;
     a->first_round = TRUE;
-    a->trusts =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)tls_trust_unref);
+    a->trusts = tls_trust_cache_new();
     a->sources = g_ptr_array_new_with_free_func(free_agent_source);
     a->local = local_clock_new(options->virtual_clock, error);
     if (a->local == NULL)

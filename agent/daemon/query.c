@@ -91,38 +91,12 @@ static gboolean on_deadline(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
-static struct tls_trust *trust_for(struct query *q, const char *ca_file, GError **error)
-{
-    const char *key = ca_file ? ca_file : "";
-    struct tls_trust *trust = g_hash_table_lookup(q->trusts, key);
-    if (trust == NULL) {
-        trust = tls_trust_new(ca_file, error);
-        if (trust == NULL)
-            return NULL;
-        g_hash_table_insert(q->trusts, g_strdup(key), trust);
-    }
-    return trust;
-}
-
 /* What the query reports of one source. */
 struct verdict {
     const char *status;
     gboolean measured;
     struct sample sample;
 };
-
-static const char *select_status_str(enum select_status status)
-{
-    switch (status) {
-    case SELECT_STATUS_SELECTED:
-        return "selected";
-    case SELECT_STATUS_CANDIDATE:
-        return "candidate";
-    case SELECT_STATUS_FALSETICKER:
-        return "falseticker";
-    }
-    return "candidate";
-}
 
 static void print_json(const struct query *q, const struct select_result *r,
                        const struct verdict *verdicts, gint64 elapsed_ms)
@@ -234,18 +208,10 @@ static enum query_exit decide(struct query *q)
         verdicts[i].status = source_busy(s) ? "pending" : source_status_str(status);
         if (status != SOURCE_STATUS_OK)
             continue;
-        verdicts[i].measured = sample_filter_best(source_filter(s), now, &verdicts[i].sample);
+        verdicts[i].measured = source_select_candidate(s, now, folded, &candidates[m]);
         if (!verdicts[i].measured)
             continue;
-        /* Operators compare without case, as the configuration does. */
-        char *op = g_utf8_casefold(source_operator(s), -1);
-        g_ptr_array_add(folded, op);
-        candidates[m] = (struct select_candidate){
-            .operator_name = op,
-            .address = source_ntp_address(s),
-            .sample = verdicts[i].sample,
-            .jitter_ns = sample_filter_jitter_ns(source_filter(s), now),
-        };
+        verdicts[i].sample = candidates[m].sample;
         candidate_source[m] = i;
         m++;
     }
@@ -272,8 +238,7 @@ enum query_exit query_run(const struct gnomon_config *config, const struct query
     struct query q = {.config = config, .options = options};
     enum query_exit result = QUERY_EXIT_FAILURE;
     g_autoptr(GError) error = NULL;
-    q.trusts =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)tls_trust_unref);
+    q.trusts = tls_trust_cache_new();
     q.sources = g_ptr_array_new_with_free_func((GDestroyNotify)source_free);
     q.loop = g_main_loop_new(NULL, FALSE);
     q.clock = local_clock_new(options->virtual_clock, &error);
@@ -292,7 +257,7 @@ enum query_exit query_run(const struct gnomon_config *config, const struct query
         const struct gnomon_source_config *sc = g_ptr_array_index(config->sources, i);
         const char *ca =
             sc->trusted_certificates ? sc->trusted_certificates : config->trusted_certificates;
-        struct tls_trust *trust = trust_for(&q, ca, &error);
+        struct tls_trust *trust = tls_trust_cache_get(q.trusts, ca, &error);
         if (trust == NULL) {
             g_printerr("gnomon-agent: source %s: %s\n", sc->name, error->message);
             result = QUERY_EXIT_BAD_CONFIG;

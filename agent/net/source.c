@@ -497,6 +497,23 @@ const struct sample_filter *source_filter(const struct source *s)
     return &s->filter;
 }
 
+gboolean source_select_candidate(const struct source *s, gint64 now_ns, GPtrArray *strings,
+                                 struct select_candidate *out)
+{
+    struct sample sample;
+    if (!sample_filter_best(&s->filter, now_ns, &sample))
+        return FALSE;
+    char *folded = g_utf8_casefold(s->operator_name, -1);
+    g_ptr_array_add(strings, folded);
+    *out = (struct select_candidate){
+        .operator_name = folded,
+        .address = s->ntp_address_text,
+        .sample = sample,
+        .jitter_ns = sample_filter_jitter_ns(&s->filter, now_ns),
+    };
+    return TRUE;
+}
+
 guint source_key_exchanges(const struct source *s)
 {
     return s->key_exchanges;

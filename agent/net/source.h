@@ -11,6 +11,7 @@
 #include "cookie-jar.h"
 #include "local-clock.h"
 #include "sample-filter.h"
+#include "select.h"
 #include "tls-trust.h"
 
 enum source_status {
@@ -85,6 +86,11 @@ const char *source_last_error(const struct source *source); /* "" when none */
 /* "ip:port" of the NTP server last used, "" before: one vote per address. */
 const char *source_ntp_address(const struct source *source);
 const struct sample_filter *source_filter(const struct source *source);
+/* The source as a vote in core/select: its best sample, jitter, NTP address and operator
+ * (folded to compare without case, as the configuration does; the folded copy goes into
+ * strings, which must outlive the candidate). FALSE when it has no usable sample. */
+gboolean source_select_candidate(const struct source *source, gint64 now_ns, GPtrArray *strings,
+                                 struct select_candidate *out);
 guint source_key_exchanges(const struct source *source);
 guint source_requests_sent(const struct source *source);
 /* The untrusted-clock rule (clock-policy.md): key exchanges from now on skip the

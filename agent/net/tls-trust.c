@@ -67,3 +67,21 @@ const char *tls_trust_describe(const struct tls_trust *trust)
 {
     return trust->description;
 }
+
+GHashTable *tls_trust_cache_new(void)
+{
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)tls_trust_unref);
+}
+
+struct tls_trust *tls_trust_cache_get(GHashTable *cache, const char *ca_file, GError **error)
+{
+    const char *key = ca_file ? ca_file : "";
+    struct tls_trust *trust = g_hash_table_lookup(cache, key);
+    if (trust == NULL) {
+        trust = tls_trust_new(ca_file, error);
+        if (trust == NULL)
+            return NULL;
+        g_hash_table_insert(cache, g_strdup(key), trust);
+    }
+    return trust;
+}

@@ -15,4 +15,8 @@ void tls_trust_unref(struct tls_trust *trust);
 gnutls_certificate_credentials_t tls_trust_credentials(const struct tls_trust *trust);
 const char *tls_trust_describe(const struct tls_trust *trust);
 
+/* One trust per CA file (NULL or "" = the system store), loaded on first use. */
+GHashTable *tls_trust_cache_new(void);
+struct tls_trust *tls_trust_cache_get(GHashTable *cache, const char *ca_file, GError **error);
+
 #endif
