@@ -133,8 +133,12 @@ static enum agent_state current_state(const struct agent *a)
         return AGENT_STATE_OFFLINE;
     if (a->pending_refused)
         return AGENT_STATE_STEP_REFUSED;
-    if (a->decided_once)
-        return a->consensus ? AGENT_STATE_SYNCHRONIZED : AGENT_STATE_NO_CONSENSUS;
+    /* "synchronized" only once the helper accepted a correction on this consensus; until
+     * then the agent is still measuring and asking. */
+    if (a->decided_once && !a->consensus)
+        return AGENT_STATE_NO_CONSENSUS;
+    if (a->decided_once && a->status.synchronized)
+        return AGENT_STATE_SYNCHRONIZED;
     if (!a->started)
         return AGENT_STATE_STARTING;
     for (guint i = 0; i < a->sources->len; i++) {

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #define NS_PER_SEC_F        1e9
 #define MAX_FILE_SIZE       (1024 * 1024)
 #define MAX_QUOTED_CHARS    80
@@ -23,7 +25,6 @@
 #define DROP_IN_SUFFIX      ".conf"
 #define HOST_MAX_LEN        253
 #define HOST_LABEL_MAX_LEN  63
-#define INF_ALLOWED_FOR     "StartupMaxStepSeconds and MaxStepSeconds"
 
 G_DEFINE_QUARK(gnomon - config - error - quark, gnomon_config_error)
 
@@ -180,33 +181,41 @@ static void set_error(GError **error, enum gnomon_config_error code, const char 
     }
 }
 
-/* "(line 9)" within the same file, "(FILE:9)" otherwise. */
-static char *reference(const struct origin *earlier, const char *file)
-{
-    if (g_strcmp0(earlier->file, file) == 0) {
-        return g_strdup_printf("line %u", earlier->line);
-    }
-    return g_strdup_printf("%s:%u", earlier->file, earlier->line);
-}
-
 static void check_permissions(GPtrArray *warnings, const char *path, const struct stat *st,
                               gboolean is_directory)
 {
-    const char *harm = is_directory ? "add time sources" : "redirect time sources";
+    /* Whole sentences for the directory (drop-ins add sources) and for a file. */
     if (st->st_mode & S_IWOTH) {
-        g_ptr_array_add(warnings,
-                        g_strdup_printf("%s is writable by others: anyone could %s", path, harm));
-    } else if (st->st_mode & S_IWGRP) {
         g_ptr_array_add(
-            warnings, g_strdup_printf("%s is writable by its group (gid %lu): its members could %s",
-                                      path, (unsigned long)st->st_gid, harm));
+            warnings,
+            is_directory
+                ? g_strdup_printf(_("%s is writable by others: anyone could add time sources"),
+                                  path)
+                : g_strdup_printf(_("%s is writable by others: anyone could redirect time sources"),
+                                  path));
+    } else if (st->st_mode & S_IWGRP) {
+        unsigned long gid = (unsigned long)st->st_gid;
+        g_ptr_array_add(
+            warnings,
+            is_directory
+                ? g_strdup_printf(_("%s is writable by its group (gid %lu): its members could "
+                                    "add time sources"),
+                                  path, gid)
+                : g_strdup_printf(_("%s is writable by its group (gid %lu): its members could "
+                                    "redirect time sources"),
+                                  path, gid));
     }
     uid_t self = geteuid();
     if (st->st_uid != 0 && st->st_uid != self) {
+        unsigned long owner = (unsigned long)st->st_uid;
         g_ptr_array_add(
-            warnings, g_strdup_printf("%s is owned by uid %lu, neither root nor this user "
-                                      "(uid %lu): that user could %s",
-                                      path, (unsigned long)st->st_uid, (unsigned long)self, harm));
+            warnings, is_directory
+                          ? g_strdup_printf(_("%s is owned by uid %lu, neither root nor this user "
+                                              "(uid %lu): that user could add time sources"),
+                                            path, owner, (unsigned long)self)
+                          : g_strdup_printf(_("%s is owned by uid %lu, neither root nor this user "
+                                              "(uid %lu): that user could redirect time sources"),
+                                            path, owner, (unsigned long)self));
     }
 }
 
@@ -216,7 +225,7 @@ static gboolean read_config_file(const char *path, GPtrArray *warnings, GByteArr
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int saved = errno;
-        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: %s", path,
+        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: %s"), path,
                   g_strerror(saved));
         return FALSE;
     }
@@ -224,13 +233,13 @@ static gboolean read_config_file(const char *path, GPtrArray *warnings, GByteArr
     if (fstat(fd, &st) != 0) {
         int saved = errno;
         close(fd);
-        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: %s", path,
+        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: %s"), path,
                   g_strerror(saved));
         return FALSE;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: not a regular file",
+        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: not a regular file"),
                   path);
         return FALSE;
     }
@@ -244,7 +253,7 @@ static gboolean read_config_file(const char *path, GPtrArray *warnings, GByteArr
         if (n < 0) {
             int saved = errno;
             close(fd);
-            set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: %s", path,
+            set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: %s"), path,
                       g_strerror(saved));
             return FALSE;
         }
@@ -254,7 +263,7 @@ static gboolean read_config_file(const char *path, GPtrArray *warnings, GByteArr
         if (bytes->len + (gsize)n > MAX_FILE_SIZE) {
             close(fd);
             set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0,
-                      "cannot read %s: larger than %d bytes", path, MAX_FILE_SIZE);
+                      _("cannot read %s: larger than %d bytes"), path, MAX_FILE_SIZE);
             return FALSE;
         }
         g_byte_array_append(bytes, buffer, (guint)n);
@@ -280,7 +289,7 @@ static GPtrArray *list_drop_ins(const char *directory, GPtrArray *warnings, GErr
         if (saved == ENOENT) {
             return g_steal_pointer(&files);
         }
-        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: %s", directory,
+        set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: %s"), directory,
                   g_strerror(saved));
         return NULL;
     }
@@ -295,8 +304,8 @@ static GPtrArray *list_drop_ins(const char *directory, GPtrArray *warnings, GErr
             int saved = errno;
             if (saved != 0) {
                 closedir(dir);
-                set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, "cannot read %s: %s", directory,
-                          g_strerror(saved));
+                set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0, _("cannot read %s: %s"),
+                          directory, g_strerror(saved));
                 return NULL;
             }
             break;
@@ -350,12 +359,13 @@ static gboolean check_group_name(const char *file, guint line, const char *name,
     }
     if (strcmp(name, "Source") == 0) {
         set_error(error, GNOMON_CONFIG_ERROR_UNKNOWN, file, line,
-                  "group [Source] needs a name: [Source NAME]");
+                  /* TRANSLATORS: keep [Source] and [Source NAME] as they are. */
+                  _("group [Source] needs a name: [Source NAME]"));
         return FALSE;
     }
     if (!is_source_group(name)) {
         set_error(error, GNOMON_CONFIG_ERROR_UNKNOWN, file, line,
-                  "unknown group [%s] (known: [Agent] and [Source NAME])", name);
+                  _("unknown group [%s] (known: [Agent] and [Source NAME])"), name);
         return FALSE;
     }
     const char *source = name + strlen(SOURCE_GROUP_PREFIX);
@@ -363,7 +373,7 @@ static gboolean check_group_name(const char *file, guint line, const char *name,
     if (len == 0 || g_ascii_isspace(source[0]) || g_ascii_isspace(source[len - 1])) {
         g_autofree char *quoted = quote(source);
         set_error(error, GNOMON_CONFIG_ERROR_VALUE, file, line,
-                  "source name %s is empty or starts or ends with a space", quoted);
+                  _("source name %s is empty or starts or ends with a space"), quoted);
         return FALSE;
     }
     return TRUE;
@@ -377,7 +387,7 @@ static gboolean check_key_name(const char *file, guint line, const char *group, 
         return TRUE;
     }
     g_autofree char *quoted = quote(key);
-    set_error(error, GNOMON_CONFIG_ERROR_UNKNOWN, file, line, "unknown key %s in [%s]", quoted,
+    set_error(error, GNOMON_CONFIG_ERROR_UNKNOWN, file, line, _("unknown key %s in [%s]"), quoted,
               group);
     return FALSE;
 }
@@ -401,11 +411,11 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
         pos += line_len + (newline != NULL ? 1 : 0);
 
         if (memchr(start, '\0', line_len) != NULL) {
-            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, "contains a NUL byte");
+            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("contains a NUL byte"));
             return NULL;
         }
         if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
-            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, "not valid UTF-8");
+            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("not valid UTF-8"));
             return NULL;
         }
         g_autofree char *copy = g_strndup(start, line_len);
@@ -427,7 +437,7 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
             if (end == NULL || end[1] != '\0') {
                 g_autofree char *quoted = quote(p);
                 set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
-                          "%s is not a group header: expected [NAME] alone on the line", quoted);
+                          _("%s is not a group header: expected [NAME] alone on the line"), quoted);
                 return NULL;
             }
             *end = '\0';
@@ -438,14 +448,15 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
             }
             if (!valid) {
                 g_autofree char *quoted = quote(name);
-                set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, "invalid group name %s",
+                set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("invalid group name %s"),
                           quoted);
                 return NULL;
             }
             gpointer first = g_hash_table_lookup(group_lines, name);
             if (first != NULL) {
                 set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, line,
-                          "duplicate group [%s] (first at line %u)", name, GPOINTER_TO_UINT(first));
+                          _("duplicate group [%s] (first at line %u)"), name,
+                          GPOINTER_TO_UINT(first));
                 return NULL;
             }
             if (!check_group_name(file, line, name, error)) {
@@ -466,7 +477,7 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
         if (equals == NULL || equals == p) {
             g_autofree char *quoted = quote(p);
             set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
-                      "%s is not a [group], a key=value line or a comment", quoted);
+                      _("%s is not a [group], a key=value line or a comment"), quoted);
             return NULL;
         }
         *equals = '\0';
@@ -474,14 +485,14 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
         if (group == NULL) {
             g_autofree char *quoted = quote(p);
             set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
-                      "key %s comes before the first [group]", quoted);
+                      _("key %s comes before the first [group]"), quoted);
             return NULL;
         }
         gpointer first = g_hash_table_lookup(key_lines, p);
         if (first != NULL) {
             g_autofree char *quoted = quote(p);
             set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, line,
-                      "duplicate key %s in [%s] (first at line %u)", quoted, group->name,
+                      _("duplicate key %s in [%s] (first at line %u)"), quoted, group->name,
                       GPOINTER_TO_UINT(first));
             return NULL;
         }
@@ -505,17 +516,22 @@ static char *parse_whole_number(const char *text, guint64 min, guint64 max, guin
     if (!g_ascii_string_to_signed(text, 10, G_MININT64, G_MAXINT64, &value, &error)) {
         g_autofree char *quoted = quote(text);
         if (g_error_matches(error, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS)) {
-            return g_strdup_printf("%s is too %s: the %s is %" G_GUINT64_FORMAT, quoted,
-                                   text[0] == '-' ? "small" : "large",
-                                   text[0] == '-' ? "least" : "most", text[0] == '-' ? min : max);
+            if (text[0] == '-') {
+                return g_strdup_printf(_("%s is too small: the least is %llu"), quoted,
+                                       (unsigned long long)min);
+            }
+            return g_strdup_printf(_("%s is too large: the most is %llu"), quoted,
+                                   (unsigned long long)max);
         }
-        return g_strdup_printf("%s is not a whole number", quoted);
+        return g_strdup_printf(_("%s is not a whole number"), quoted);
     }
     if (value < 0 || (guint64)value < min) {
-        return g_strdup_printf("%s is too small: the least is %" G_GUINT64_FORMAT, text, min);
+        return g_strdup_printf(_("%s is too small: the least is %llu"), text,
+                               (unsigned long long)min);
     }
     if ((guint64)value > max) {
-        return g_strdup_printf("%s is too large: the most is %" G_GUINT64_FORMAT, text, max);
+        return g_strdup_printf(_("%s is too large: the most is %llu"), text,
+                               (unsigned long long)max);
     }
     *out = (guint64)value;
     return NULL;
@@ -530,18 +546,20 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gboolean allow_
     double seconds = g_ascii_strtod(text, &end);
     /* strtod also reads hexadecimal, which no one means here. */
     if (*text == '\0' || end == text || *end != '\0' || strpbrk(text, "xX") != NULL) {
-        return g_strdup_printf("%s is not a number of seconds", quoted);
+        return g_strdup_printf(_("%s is not a number of seconds"), quoted);
     }
     if (isnan(seconds)) {
-        return g_strdup_printf("%s is not a number", quoted);
+        return g_strdup_printf(_("%s is not a number"), quoted);
     }
     if (seconds < 0) {
-        return g_strdup_printf("%s is negative", quoted);
+        return g_strdup_printf(_("%s is negative"), quoted);
     }
     if (isinf(seconds)) {
         if (!allow_inf) {
-            return g_strdup_printf("%s is not allowed here: only %s may be \"inf\"", quoted,
-                                   INF_ALLOWED_FOR);
+            /* TRANSLATORS: the second and third %s are key names. */
+            return g_strdup_printf(_("%s is not allowed here: only %s and %s may be \"inf\""),
+                                   quoted, agent_keys[KEY_STARTUP_MAX_STEP].name,
+                                   agent_keys[KEY_MAX_STEP].name);
         }
         *ns = G_MAXINT64;
         return NULL;
@@ -550,12 +568,14 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gboolean allow_
     /* 2^63; the doubles below it are multiples of 1024, so no finite value becomes
      * G_MAXINT64, which means "inf". */
     if (ns_float >= 9223372036854775808.0) {
-        return g_strdup_printf("%s is too large: the most is 9223372036 seconds%s", quoted,
-                               allow_inf ? " (or inf)" : "");
+        return allow_inf
+                   ? g_strdup_printf(_("%s is too large: the most is 9223372036 seconds (or inf)"),
+                                     quoted)
+                   : g_strdup_printf(_("%s is too large: the most is 9223372036 seconds"), quoted);
     }
     gint64 value = (gint64)(ns_float + 0.5);
     if (value == 0 && !allow_zero) {
-        return g_strdup_printf("%s must be more than 0", quoted);
+        return g_strdup_printf(_("%s must be more than 0"), quoted);
     }
     *ns = value;
     return NULL;
@@ -599,7 +619,7 @@ static char *parse_path(const char *text, char **out)
     }
     if (!g_path_is_absolute(text)) {
         g_autofree char *quoted = quote(text);
-        return g_strdup_printf("%s is not an absolute path", quoted);
+        return g_strdup_printf(_("%s is not an absolute path"), quoted);
     }
     *out = g_strdup(text);
     return NULL;
@@ -721,9 +741,14 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
     g_autofree char *quoted_name = quote(name);
     const struct origin *earlier = g_hash_table_lookup(loader->source_names, name);
     if (earlier != NULL) {
-        g_autofree char *where = reference(earlier, file);
-        set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
-                  "source %s is already defined (%s)", quoted_name, where);
+        if (g_strcmp0(earlier->file, file) == 0) {
+            set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
+                      _("source %s is already defined (line %u)"), quoted_name, earlier->line);
+        } else {
+            set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
+                      _("source %s is already defined (%s:%u)"), quoted_name, earlier->file,
+                      earlier->line);
+        }
         return FALSE;
     }
 
@@ -744,10 +769,10 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
         g_autofree char *problem = NULL;
         if (strcmp(key->name, "Host") == 0) {
             if (*value == '\0') {
-                problem = g_strdup("empty");
+                problem = g_strdup(_("empty"));
             } else if (!host_is_valid(value)) {
-                problem = g_strdup_printf("%s is not a host name (letters, digits, \"-\" and "
-                                          "\".\") or an IP address",
+                problem = g_strdup_printf(_("%s is not a host name (letters, digits, \"-\" and "
+                                            "\".\") or an IP address"),
                                           quoted);
             } else {
                 source->host = g_steal_pointer(&value);
@@ -758,7 +783,7 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
             source->port = (guint16)port;
         } else if (strcmp(key->name, "Operator") == 0) {
             if (*value == '\0') {
-                problem = g_strdup("empty");
+                problem = g_strdup(_("empty"));
             } else {
                 source->operator_name = g_steal_pointer(&value);
             }
@@ -773,14 +798,16 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
     }
 
     if (source->host == NULL) {
-        set_error(error, GNOMON_CONFIG_ERROR_MISSING, file, group->line, "[%s] has no Host",
+        /* TRANSLATORS: Host is a key name. */
+        set_error(error, GNOMON_CONFIG_ERROR_MISSING, file, group->line, _("[%s] has no Host"),
                   group->name);
         return FALSE;
     }
     if (source->operator_name == NULL) {
         set_error(error, GNOMON_CONFIG_ERROR_MISSING, file, group->line,
-                  "[%s] has no Operator: every source must name the organisation running it, "
-                  "so that no single operator can set the clock alone (MinOperators)",
+                  /* TRANSLATORS: Operator and MinOperators are key names. */
+                  _("[%s] has no Operator: every source must name the organisation running it, "
+                    "so that no single operator can set the clock alone (MinOperators)"),
                   group->name);
         return FALSE;
     }
@@ -788,11 +815,16 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
     g_autofree char *host_port = g_strdup_printf("%s %u", lower, source->port);
     earlier = g_hash_table_lookup(loader->host_ports, host_port);
     if (earlier != NULL) {
-        g_autofree char *where = reference(earlier, file);
         g_autofree char *quoted_earlier = quote(earlier->name);
-        set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
-                  "source %s has the same host and port as source %s (%s)", quoted_name,
-                  quoted_earlier, where);
+        if (g_strcmp0(earlier->file, file) == 0) {
+            set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
+                      _("source %s has the same host and port as source %s (line %u)"), quoted_name,
+                      quoted_earlier, earlier->line);
+        } else {
+            set_error(error, GNOMON_CONFIG_ERROR_DUPLICATE, file, group->line,
+                      _("source %s has the same host and port as source %s (%s:%u)"), quoted_name,
+                      quoted_earlier, earlier->file, earlier->line);
+        }
         return FALSE;
     }
 
@@ -848,7 +880,8 @@ static void agent_where(const struct loader *loader, enum agent_key key, const c
 static char *setting(const struct loader *loader, enum agent_key key)
 {
     if (loader->agent_origin[key] == NULL) {
-        return g_strdup_printf("%s=%s (the default)", agent_keys[key].name,
+        /* TRANSLATORS: a setting at its default, as in "MinAgreeingSources=3 (the default)". */
+        return g_strdup_printf(_("%s=%s (the default)"), agent_keys[key].name,
                                agent_keys[key].default_text);
     }
     /* Bare: the value was parsed, so it is a plain number. */
@@ -864,15 +897,17 @@ static gboolean check_consistency(const struct loader *loader, GError **error)
 
     if (n_sources == 0) {
         set_error(error, GNOMON_CONFIG_ERROR_MISSING, loader->main_path, 0,
-                  "no sources configured: add [Source NAME] groups with Host and Operator");
+                  /* TRANSLATORS: keep [Source NAME], Host and Operator as they are. */
+                  _("no sources configured: add [Source NAME] groups with Host and Operator"));
         return FALSE;
     }
     if (config->min_agreeing_sources > n_sources) {
         g_autofree char *what = setting(loader, KEY_MIN_AGREEING_SOURCES);
         agent_where(loader, KEY_MIN_AGREEING_SOURCES, &file, &line);
         set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line,
-                  "[Agent] %s but only %u %s configured", what, n_sources,
-                  n_sources == 1 ? "source is" : "sources are");
+                  ngettext("[Agent] %s but only %u source is configured",
+                           "[Agent] %s but only %u sources are configured", n_sources),
+                  what, n_sources);
         return FALSE;
     }
     if (config->min_operators > config->min_agreeing_sources) {
@@ -883,8 +918,8 @@ static gboolean check_consistency(const struct loader *loader, GError **error)
                                                                     : KEY_MIN_AGREEING_SOURCES,
                     &file, &line);
         set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line,
-                  "[Agent] %s is more than %s: agreeing sources cannot come from more "
-                  "operators than there are sources",
+                  _("[Agent] %s is more than %s: agreeing sources cannot come from more "
+                    "operators than there are sources"),
                   what, than);
         return FALSE;
     }
@@ -892,8 +927,10 @@ static gboolean check_consistency(const struct loader *loader, GError **error)
         g_autofree char *what = setting(loader, KEY_MIN_OPERATORS);
         agent_where(loader, KEY_MIN_OPERATORS, &file, &line);
         set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line,
-                  "[Agent] %s but the sources name only %u distinct %s", what,
-                  loader->operators->len, loader->operators->len == 1 ? "operator" : "operators");
+                  ngettext("[Agent] %s but the sources name only %u distinct operator",
+                           "[Agent] %s but the sources name only %u distinct operators",
+                           loader->operators->len),
+                  what, loader->operators->len);
         return FALSE;
     }
     if (config->untrusted_clock_min_agreeing_sources < config->min_agreeing_sources) {
@@ -905,8 +942,8 @@ static gboolean check_consistency(const struct loader *loader, GError **error)
                         : KEY_MIN_AGREEING_SOURCES,
                     &file, &line);
         set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line,
-                  "[Agent] %s is less than %s: sources checked without certificate validity "
-                  "must need at least as many agreeing",
+                  _("[Agent] %s is less than %s: sources checked without certificate validity "
+                    "must need at least as many agreeing"),
                   what, than);
         return FALSE;
     }
@@ -916,8 +953,8 @@ static gboolean check_consistency(const struct loader *loader, GError **error)
         agent_where(loader,
                     loader->agent_origin[KEY_POLL_MIN] != NULL ? KEY_POLL_MIN : KEY_POLL_MAX, &file,
                     &line);
-        set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line, "[Agent] %s is more than %s",
-                  what, than);
+        set_error(error, GNOMON_CONFIG_ERROR_CONSISTENCY, file, line,
+                  _("[Agent] %s is more than %s"), what, than);
         return FALSE;
     }
     return TRUE;
@@ -930,11 +967,15 @@ static void add_warnings(const struct loader *loader)
     if (config->untrusted_clock_min_agreeing_sources > n_sources) {
         g_autofree char *what = setting(loader, KEY_UNTRUSTED_MIN_AGREEING_SOURCES);
         g_ptr_array_add(config->warnings,
-                        g_strdup_printf("%s: [Agent] %s but only %u %s configured: a clock too "
-                                        "wrong for certificate checks cannot be corrected "
-                                        "without an administrator",
-                                        loader->main_path, what, n_sources,
-                                        n_sources == 1 ? "source is" : "sources are"));
+                        g_strdup_printf(ngettext("%s: [Agent] %s but only %u source is configured: "
+                                                 "a clock too wrong for certificate checks "
+                                                 "cannot be corrected without an administrator",
+                                                 "%s: [Agent] %s but only %u sources are "
+                                                 "configured: a clock too wrong for certificate "
+                                                 "checks cannot be corrected without an "
+                                                 "administrator",
+                                                 n_sources),
+                                        loader->main_path, what, n_sources));
     }
 }
 

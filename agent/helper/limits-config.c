@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #define MAX_FILE_SIZE    (64 * 1024)
 #define MAX_QUOTED_CHARS 60
-#define GROUP            "Limits"
+#define GROUP            "Limits"            /* the messages spell it out: "[Limits]" */
 #define MAX_WHOLE_SECS   INT64_C(9223372035) /* so that seconds * 1e9 + fraction fits */
 
 G_DEFINE_QUARK(gnomon - limits - config - error - quark, limits_config_error)
@@ -112,9 +114,16 @@ char *limits_config_format_seconds(gint64 ns)
     return g_strdup_printf("%s%" G_GUINT64_FORMAT ".%s", sign, whole, digits);
 }
 
-/* "12", "0.5", "1000.000000001": at most 9 decimals; a message otherwise. */
-static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gint64 max, gint64 *ns)
+/* "12", "0.5", "1000.000000001": at most 9 decimals; a message otherwise, and *too_large
+ * (if not NULL) says whether the problem is that the value is too large. */
+static char *parse_decimal(const char *text, gboolean allow_inf, gint64 min, gint64 max, gint64 *ns,
+                           gboolean *too_large)
 {
+    gboolean ignored;
+    if (too_large == NULL) {
+        too_large = &ignored;
+    }
+    *too_large = FALSE;
     g_autofree char *quoted = quote(text);
     if (allow_inf && g_ascii_strcasecmp(text, "inf") == 0) {
         *ns = HELPER_POLICY_NO_LIMIT;
@@ -125,7 +134,8 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gin
     int digits = 0;
     for (; g_ascii_isdigit(*p); p++, digits++) {
         if (whole > MAX_WHOLE_SECS / 10) {
-            return g_strdup_printf("%s is too large", quoted);
+            *too_large = TRUE;
+            return g_strdup_printf(_("%s is too large"), quoted);
         }
         whole = whole * 10 + (*p - '0');
     }
@@ -134,7 +144,7 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gin
     if (*p == '.') {
         for (p++; g_ascii_isdigit(*p); p++, decimals++) {
             if (decimals == 9) {
-                return g_strdup_printf("%s has more than 9 decimals (nanoseconds)", quoted);
+                return g_strdup_printf(_("%s has more than 9 decimals (nanoseconds)"), quoted);
             }
             fraction = fraction * 10 + (*p - '0');
         }
@@ -143,11 +153,14 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gin
         }
     }
     if (digits == 0 || *p != '\0') {
-        return g_strdup_printf("%s is not a number of seconds (like 0.5 or 1000%s)", quoted,
-                               allow_inf ? ", or inf" : "");
+        return allow_inf
+                   ? g_strdup_printf(_("%s is not a number of seconds (like 0.5 or 1000, or inf)"),
+                                     quoted)
+                   : g_strdup_printf(_("%s is not a number of seconds (like 0.5 or 1000)"), quoted);
     }
     if (whole > MAX_WHOLE_SECS) {
-        return g_strdup_printf("%s is too large", quoted);
+        *too_large = TRUE;
+        return g_strdup_printf(_("%s is too large"), quoted);
     }
     for (; decimals < 9; decimals++) {
         fraction *= 10;
@@ -155,14 +168,20 @@ static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gin
     gint64 value = whole * NS_PER_SEC + fraction;
     if (value < min) {
         g_autofree char *least = limits_config_format_seconds(min);
-        return g_strdup_printf("%s is too small: the least is %s", quoted, least);
+        return g_strdup_printf(_("%s is too small: the least is %s"), quoted, least);
     }
     if (max > 0 && value > max) {
         g_autofree char *most = limits_config_format_seconds(max);
-        return g_strdup_printf("%s is too large: the most is %s", quoted, most);
+        *too_large = TRUE;
+        return g_strdup_printf(_("%s is too large: the most is %s"), quoted, most);
     }
     *ns = value;
     return NULL;
+}
+
+static char *parse_seconds(const char *text, gboolean allow_inf, gint64 min, gint64 max, gint64 *ns)
+{
+    return parse_decimal(text, allow_inf, min, max, ns, NULL);
 }
 
 static char *parse_count(const char *text, gint64 min, gint64 max, guint *out)
@@ -174,13 +193,16 @@ static char *parse_count(const char *text, gint64 min, gint64 max, guint *out)
         value = value * 10 + (*p - '0');
     }
     if (p == text || (*p != '\0' && !g_ascii_isdigit(*p))) {
-        return g_strdup_printf("%s is not a whole number", quoted);
+        return g_strdup_printf(_("%s is not a whole number"), quoted);
     }
+    /* min and max are not negative (keys[]). */
     if (*p != '\0' || value > max) {
-        return g_strdup_printf("%s is too large: the most is %" G_GINT64_FORMAT, quoted, max);
+        return g_strdup_printf(_("%s is too large: the most is %llu"), quoted,
+                               (unsigned long long)max);
     }
     if (value < min) {
-        return g_strdup_printf("%s is too small: the least is %" G_GINT64_FORMAT, quoted, min);
+        return g_strdup_printf(_("%s is too small: the least is %llu"), quoted,
+                               (unsigned long long)min);
     }
     *out = (guint)value;
     return NULL;
@@ -190,15 +212,16 @@ static char *parse_ppm(const char *text, gint64 max, double *ppm)
 {
     /* The same exact decimal syntax as seconds; ppm with up to 9 decimals. */
     gint64 nano_ppm = 0;
-    g_autofree char *problem = parse_seconds(text, FALSE, 0, max * NS_PER_SEC, &nano_ppm);
+    gboolean too_large = FALSE;
+    g_autofree char *problem =
+        parse_decimal(text, FALSE, 0, max * NS_PER_SEC, &nano_ppm, &too_large);
     if (problem != NULL) {
         g_autofree char *quoted = quote(text);
-        if (strstr(problem, "too large") != NULL) {
-            return g_strdup_printf("%s is too large: the most is %" G_GINT64_FORMAT
-                                   " (the kernel's limit)",
-                                   quoted, max);
+        if (too_large) {
+            return g_strdup_printf(_("%s is too large: the most is %llu (the kernel's limit)"),
+                                   quoted, (unsigned long long)max);
         }
-        return g_strdup_printf("%s is not a number of ppm (like 500 or 12.5)", quoted);
+        return g_strdup_printf(_("%s is not a number of ppm (like 500 or 12.5)"), quoted);
     }
     *ppm = (double)nano_ppm / 1e9;
     return NULL;
@@ -258,28 +281,37 @@ static gboolean read_file(const char *path, gboolean missing_ok, GByteArray **co
             *missing = TRUE;
             return TRUE;
         }
-        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: %s", g_strerror(saved));
+        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, _("cannot read: %s"),
+                  g_strerror(saved));
         return FALSE;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: not a regular file");
+        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, _("cannot read: not a regular file"));
         return FALSE;
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         close(fd);
-        set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
-                  "writable by %s (mode %04o): anyone who can write it could loosen the "
-                  "clock limits; make it writable only by root (chmod go-w)",
-                  (st.st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+        unsigned mode = (unsigned)(st.st_mode & 07777);
+        if (st.st_mode & S_IWOTH) {
+            set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
+                      _("writable by others (mode %04o): anyone who can write it could loosen "
+                        "the clock limits; make it writable only by root (chmod go-w)"),
+                      mode);
+        } else {
+            set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
+                      _("writable by its group (mode %04o): anyone who can write it could "
+                        "loosen the clock limits; make it writable only by root (chmod go-w)"),
+                      mode);
+        }
         return FALSE;
     }
     if (st.st_uid != 0 && st.st_uid != geteuid()) {
         close(fd);
         set_error(error, LIMITS_CONFIG_ERROR_PERMISSIONS, path, 0,
-                  "owned by uid %lu, neither root nor this user: that user could loosen the "
-                  "clock limits",
+                  _("owned by uid %lu, neither root nor this user: that user could loosen the "
+                    "clock limits"),
                   (unsigned long)st.st_uid);
         return FALSE;
     }
@@ -293,7 +325,7 @@ static gboolean read_file(const char *path, gboolean missing_ok, GByteArray **co
         if (n < 0) {
             int saved = errno;
             close(fd);
-            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "cannot read: %s",
+            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, _("cannot read: %s"),
                       g_strerror(saved));
             return FALSE;
         }
@@ -302,7 +334,7 @@ static gboolean read_file(const char *path, gboolean missing_ok, GByteArray **co
         }
         if (bytes->len + (gsize)n > MAX_FILE_SIZE) {
             close(fd);
-            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, "larger than %d bytes",
+            set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, _("larger than %d bytes"),
                       MAX_FILE_SIZE);
             return FALSE;
         }
@@ -327,11 +359,11 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
         pos += line_len + (newline != NULL ? 1 : 0);
 
         if (memchr(start, '\0', line_len) != NULL) {
-            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, "contains a NUL byte");
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("contains a NUL byte"));
             return FALSE;
         }
         if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
-            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, "not valid UTF-8");
+            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("not valid UTF-8"));
             return FALSE;
         }
         g_autofree char *copy = g_strndup(start, line_len);
@@ -352,19 +384,21 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
             if (end == NULL || end[1] != '\0') {
                 g_autofree char *quoted = quote(p);
                 set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
-                          "%s is not a group header: expected [Limits] alone on the line", quoted);
+                          /* TRANSLATORS: keep [Limits] as it is. */
+                          _("%s is not a group header: expected [Limits] alone on the line"),
+                          quoted);
                 return FALSE;
             }
             *end = '\0';
             if (strcmp(p + 1, GROUP) != 0) {
                 g_autofree char *quoted = quote(p + 1);
                 set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
-                          "unknown group %s (the only group is [" GROUP "])", quoted);
+                          _("unknown group %s (the only group is [Limits])"), quoted);
                 return FALSE;
             }
             if (group_line != 0) {
                 set_error(error, LIMITS_CONFIG_ERROR_DUPLICATE, path, line,
-                          "duplicate group [" GROUP "] (first at line %u)", group_line);
+                          _("duplicate group [Limits] (first at line %u)"), group_line);
                 return FALSE;
             }
             group_line = line;
@@ -375,7 +409,7 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
         if (equals == NULL || equals == p) {
             g_autofree char *quoted = quote(p);
             set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
-                      "%s is not a [group], a key=value line or a comment", quoted);
+                      _("%s is not a [group], a key=value line or a comment"), quoted);
             return FALSE;
         }
         *equals = '\0';
@@ -383,18 +417,18 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
         g_autofree char *quoted = quote(p);
         if (!in_group) {
             set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
-                      "key %s comes before [" GROUP "]", quoted);
+                      _("key %s comes before [Limits]"), quoted);
             return FALSE;
         }
         enum limit_key key;
         if (!find_key(p, &key)) {
             set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
-                      "unknown key %s in [" GROUP "]", quoted);
+                      _("unknown key %s in [Limits]"), quoted);
             return FALSE;
         }
         if (lines[key] != 0) {
             set_error(error, LIMITS_CONFIG_ERROR_DUPLICATE, path, line,
-                      "duplicate key %s in [" GROUP "] (first at line %u)", quoted, lines[key]);
+                      _("duplicate key %s in [Limits] (first at line %u)"), quoted, lines[key]);
             return FALSE;
         }
         lines[key] = line;

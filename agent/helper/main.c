@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gi18n.h>
 
 #include "backend.h"
 #include "build-config.h"
@@ -39,6 +40,11 @@ static int usage_error(const char *format, ...)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    /* GNOMON_LOCALEDIR: the build tree's catalogues, for tests (as the agent and gnomonctl). */
+    const char *locale_dir = g_getenv("GNOMON_LOCALEDIR");
+    bindtextdomain(GETTEXT_PACKAGE, locale_dir && locale_dir[0] ? locale_dir : LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+    textdomain(GETTEXT_PACKAGE);
     g_autofree char *backend_option = NULL;
     g_autofree char *record = NULL;
     g_autofree char *virtual_clock = NULL;
