@@ -60,7 +60,6 @@ struct agent {
     GPtrArray *sources; /* struct agent_source* */
     struct discipline_limits limits;
     struct discipline discipline;
-    gint64 time_floor_unix_ns;
 
     gboolean online;
     gboolean started;
@@ -207,7 +206,7 @@ static void save_agent_state(struct agent *a)
         return;
     struct state_agent st = {
         .frequency_ppm = a->discipline.frequency_ppm,
-        .time_floor_unix = a->time_floor_unix_ns / NS_PER_SEC,
+        .time_floor_unix = a->discipline.time_floor_unix_ns / NS_PER_SEC,
         .last_sync_unix = (gint64)(a->status.last_sync_usec / G_USEC_PER_SEC),
         .boot_window_closed = !a->discipline.boot_window_open,
     };
@@ -496,9 +495,8 @@ static void request_done(struct pending_request *req, gboolean accepted)
             resume_full_certificate_checks(a);
         a->synced_this_boot = TRUE;
         gint64 floor = local_clock_now_ns(a->local) - FLOOR_LAG_NS;
-        if (floor > a->time_floor_unix_ns)
-            a->time_floor_unix_ns = floor;
-        a->discipline.time_floor_unix_ns = a->time_floor_unix_ns;
+        if (floor > a->discipline.time_floor_unix_ns)
+            a->discipline.time_floor_unix_ns = floor;
         save_agent_state(a);
     }
     if (req->decision.verdict == DISCIPLINE_SLEW && accepted) {
@@ -796,13 +794,13 @@ static void restore_state(struct agent *a)
     if (!have_saved && !g_error_matches(load_error, STATE_STORE_ERROR, STATE_STORE_ERROR_NOT_FOUND))
         g_warning("ignoring agent state: %s", load_error->message);
     /* The floor: the later of the build date and a day before the last accepted change. */
-    a->time_floor_unix_ns = (gint64)GNOMON_BUILD_DATE_UNIX * NS_PER_SEC;
-    if (have_saved && saved.time_floor_unix * NS_PER_SEC > a->time_floor_unix_ns)
-        a->time_floor_unix_ns = saved.time_floor_unix * NS_PER_SEC;
+    gint64 floor = (gint64)GNOMON_BUILD_DATE_UNIX * NS_PER_SEC;
+    if (have_saved && saved.time_floor_unix * NS_PER_SEC > floor)
+        floor = saved.time_floor_unix * NS_PER_SEC;
     set_limits(a);
     /* The boot window stays closed across restarts of the agent within one boot. */
     discipline_init(&a->discipline, &a->limits, !(have_saved && saved.boot_window_closed),
-                    have_saved ? saved.frequency_ppm : 0.0, a->time_floor_unix_ns);
+                    have_saved ? saved.frequency_ppm : 0.0, floor);
     if (have_saved)
         a->status.last_sync_usec = (guint64)saved.last_sync_unix * G_USEC_PER_SEC;
     state_agent_clear(&saved);
@@ -901,7 +899,7 @@ void agent_start(struct agent *a)
     a->started = TRUE;
     /* clock-policy.md, boot with a bad clock: before any TLS, bring the clock up to the
      * floor, or no certificate can be checked. */
-    if (local_clock_now_ns(a->local) < a->time_floor_unix_ns) {
+    if (local_clock_now_ns(a->local) < a->discipline.time_floor_unix_ns) {
         g_message("the clock reads before the time floor: asking the helper to step to it");
         a->request_in_flight = TRUE;
         if (a->clock_events != NULL)
@@ -1048,7 +1046,6 @@ gboolean agent_reload(struct agent *a, const char *config_path, GError **error)
             return FALSE;
         }
     }
-    g_ptr_array_remove_range(old, 0, 0);
     for (guint j = 0; j < old->len; j++) {
         if (old->pdata[j] != NULL)
             free_agent_source(old->pdata[j]);
