@@ -836,21 +836,17 @@ static gboolean load_source_group(struct loader *loader, GKeyFile *key_file, con
     return TRUE;
 }
 
-static gboolean load_file(struct loader *loader, const char *file,
+/* One file's text; the scan rewrites TEXT in place. */
+static gboolean load_text(struct loader *loader, const char *file, char *text, gsize len,
                           const char *default_state_directory, GError **error)
 {
-    g_autoptr(GByteArray) contents = NULL;
-    if (!read_config_file(file, loader->config->warnings, &contents, error)) {
-        return FALSE;
-    }
-    g_autoptr(GPtrArray) groups = scan(file, (char *)contents->data, contents->len, error);
+    g_autoptr(GPtrArray) groups = scan(file, text, len, error);
     if (groups == NULL) {
         return FALSE;
     }
     g_autoptr(GKeyFile) key_file = g_key_file_new();
     g_autoptr(GError) local = NULL;
-    if (!g_key_file_load_from_data(key_file, (const char *)contents->data, contents->len,
-                                   G_KEY_FILE_NONE, &local)) {
+    if (!g_key_file_load_from_data(key_file, text, len, G_KEY_FILE_NONE, &local)) {
         set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, 0, "%s", local->message);
         return FALSE;
     }
@@ -865,6 +861,17 @@ static gboolean load_file(struct loader *loader, const char *file,
         }
     }
     return TRUE;
+}
+
+static gboolean load_file(struct loader *loader, const char *file,
+                          const char *default_state_directory, GError **error)
+{
+    g_autoptr(GByteArray) contents = NULL;
+    if (!read_config_file(file, loader->config->warnings, &contents, error)) {
+        return FALSE;
+    }
+    return load_text(loader, file, (char *)contents->data, contents->len, default_state_directory,
+                     error);
 }
 
 /* Where an [Agent] setting came from, or the main file when the default holds. */
@@ -991,6 +998,40 @@ static void loader_clear(struct loader *loader)
     g_clear_pointer(&loader->operators, g_ptr_array_unref);
 }
 
+/* The defaults, before any file. */
+static void loader_init(struct loader *loader, const char *main_path,
+                        const char *default_state_directory)
+{
+    memset(loader, 0, sizeof *loader);
+    loader->main_path = main_path;
+    loader->config = g_new0(struct gnomon_config, 1);
+    loader->config->sources = g_ptr_array_new_with_free_func((GDestroyNotify)source_config_free);
+    loader->config->warnings = g_ptr_array_new_with_free_func(g_free);
+    loader->source_names =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)origin_free);
+    loader->host_ports =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)origin_free);
+    loader->operators = g_ptr_array_new_with_free_func(g_free);
+    for (int i = 0; i < N_AGENT_KEYS; i++) {
+        const char *text = i == KEY_STATE_DIRECTORY ? "" : agent_keys[i].default_text;
+        g_autofree char *problem =
+            set_agent_value(loader->config, (enum agent_key)i, text, default_state_directory);
+        g_assert(problem == NULL);
+    }
+}
+
+/* The checks across files once all are loaded; the config, or NULL. Clears the loader. */
+static struct gnomon_config *loader_finish(struct loader *loader, gboolean ok, GError **error)
+{
+    ok = ok && check_consistency(loader, error);
+    if (ok) {
+        add_warnings(loader);
+    }
+    struct gnomon_config *config = ok ? g_steal_pointer(&loader->config) : NULL;
+    loader_clear(loader);
+    return config;
+}
+
 struct gnomon_config *gnomon_config_load(const char *path, const char *default_state_directory,
                                          GError **error)
 {
@@ -998,23 +1039,8 @@ struct gnomon_config *gnomon_config_load(const char *path, const char *default_s
     g_return_val_if_fail(default_state_directory != NULL, NULL);
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-    struct loader loader = {0};
-    loader.main_path = path;
-    loader.config = g_new0(struct gnomon_config, 1);
-    loader.config->sources = g_ptr_array_new_with_free_func((GDestroyNotify)source_config_free);
-    loader.config->warnings = g_ptr_array_new_with_free_func(g_free);
-    loader.source_names =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)origin_free);
-    loader.host_ports =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)origin_free);
-    loader.operators = g_ptr_array_new_with_free_func(g_free);
-    for (int i = 0; i < N_AGENT_KEYS; i++) {
-        const char *text = i == KEY_STATE_DIRECTORY ? "" : agent_keys[i].default_text;
-        g_autofree char *problem =
-            set_agent_value(loader.config, (enum agent_key)i, text, default_state_directory);
-        g_assert(problem == NULL);
-    }
-
+    struct loader loader;
+    loader_init(&loader, path, default_state_directory);
     g_autofree char *directory = g_strconcat(path, ".d", NULL);
     gboolean ok = load_file(&loader, path, default_state_directory, error);
     g_autoptr(GPtrArray) drop_ins = NULL;
@@ -1025,12 +1051,38 @@ struct gnomon_config *gnomon_config_load(const char *path, const char *default_s
     for (guint i = 0; ok && i < drop_ins->len; i++) {
         ok = load_file(&loader, drop_ins->pdata[i], default_state_directory, error);
     }
-    ok = ok && check_consistency(&loader, error);
-    if (ok) {
-        add_warnings(&loader);
+    return loader_finish(&loader, ok, error);
+}
+
+struct gnomon_config *gnomon_config_parse(const struct gnomon_config_text *texts, gsize n_texts,
+                                          const char *default_state_directory, GError **error)
+{
+    g_return_val_if_fail(texts != NULL && n_texts > 0, NULL);
+    g_return_val_if_fail(default_state_directory != NULL, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+    for (gsize i = 0; i < n_texts; i++) {
+        g_return_val_if_fail(texts[i].name != NULL && (texts[i].data != NULL || texts[i].len == 0),
+                             NULL);
     }
 
-    struct gnomon_config *config = ok ? g_steal_pointer(&loader.config) : NULL;
-    loader_clear(&loader);
-    return config;
+    struct loader loader;
+    loader_init(&loader, texts[0].name, default_state_directory);
+    gboolean ok = TRUE;
+    for (gsize i = 0; ok && i < n_texts; i++) {
+        const struct gnomon_config_text *text = &texts[i];
+        if (text->len > MAX_FILE_SIZE) {
+            set_error(error, GNOMON_CONFIG_ERROR_READ, NULL, 0,
+                      _("cannot read %s: larger than %d bytes"), text->name, MAX_FILE_SIZE);
+            ok = FALSE;
+            break;
+        }
+        /* A private copy, as the scan rewrites ";" comment lines. */
+        g_autofree char *copy = g_malloc(text->len + 1);
+        if (text->len > 0) {
+            memcpy(copy, text->data, text->len);
+        }
+        copy[text->len] = '\0';
+        ok = load_text(&loader, text->name, copy, text->len, default_state_directory, error);
+    }
+    return loader_finish(&loader, ok, error);
 }

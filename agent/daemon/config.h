@@ -56,6 +56,18 @@ typedef struct gnomon_config GnomonConfig;
  * GNOMON_CONFIG_ERROR on any problem. */
 struct gnomon_config *gnomon_config_load(const char *path, const char *default_state_directory,
                                          GError **error);
+/* One configuration file's name (for messages) and text, already read. */
+struct gnomon_config_text {
+    const char *name;
+    const char *data; /* any bytes; need not end in NUL */
+    gsize len;
+};
+
+/* The checks of gnomon_config_load() on text already read: TEXTS[0] is the main file,
+ * the others its drop-ins in order. Nothing is read from disk, so no permission warnings.
+ * gnomon_config_load() reads each file and then does just this. */
+struct gnomon_config *gnomon_config_parse(const struct gnomon_config_text *texts, gsize n_texts,
+                                          const char *default_state_directory, GError **error);
 void gnomon_config_free(struct gnomon_config *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GnomonConfig, gnomon_config_free)
