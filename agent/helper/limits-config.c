@@ -436,27 +436,29 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
     return TRUE;
 }
 
-gboolean limits_config_load(const char *path, gboolean missing_ok, struct helper_limits *limits,
-                            GError **error)
+gboolean limits_config_parse(const char *path, const char *text, gsize len,
+                             struct helper_limits *limits, GError **error)
 {
-    g_return_val_if_fail(path != NULL && limits != NULL, FALSE);
+    g_return_val_if_fail(path != NULL && (text != NULL || len == 0) && limits != NULL, FALSE);
     *limits = helper_limits_default();
-    g_autoptr(GByteArray) contents = NULL;
-    gboolean missing = FALSE;
-    if (!read_file(path, missing_ok, &contents, &missing, error)) {
+    if (len > MAX_FILE_SIZE) {
+        set_error(error, LIMITS_CONFIG_ERROR_READ, path, 0, _("larger than %d bytes"),
+                  MAX_FILE_SIZE);
         return FALSE;
     }
-    if (missing) {
-        return TRUE;
+    /* A private copy: the scan rewrites ";" comment lines. */
+    g_autofree char *contents = g_malloc(len + 1);
+    if (len > 0) {
+        memcpy(contents, text, len);
     }
+    contents[len] = '\0';
     guint lines[N_KEYS] = {0};
-    if (!scan(path, (char *)contents->data, contents->len, lines, error)) {
+    if (!scan(path, contents, len, lines, error)) {
         return FALSE;
     }
     g_autoptr(GKeyFile) key_file = g_key_file_new();
     g_autoptr(GError) local = NULL;
-    if (!g_key_file_load_from_data(key_file, (const char *)contents->data, contents->len,
-                                   G_KEY_FILE_NONE, &local)) {
+    if (!g_key_file_load_from_data(key_file, contents, len, G_KEY_FILE_NONE, &local)) {
         set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, 0, "%s", local->message);
         return FALSE;
     }
@@ -481,4 +483,20 @@ gboolean limits_config_load(const char *path, gboolean missing_ok, struct helper
     }
     *limits = loaded;
     return TRUE;
+}
+
+gboolean limits_config_load(const char *path, gboolean missing_ok, struct helper_limits *limits,
+                            GError **error)
+{
+    g_return_val_if_fail(path != NULL && limits != NULL, FALSE);
+    *limits = helper_limits_default();
+    g_autoptr(GByteArray) contents = NULL;
+    gboolean missing = FALSE;
+    if (!read_file(path, missing_ok, &contents, &missing, error)) {
+        return FALSE;
+    }
+    if (missing) {
+        return TRUE;
+    }
+    return limits_config_parse(path, (const char *)contents->data, contents->len, limits, error);
 }

@@ -25,6 +25,11 @@ enum limits_config_error {
  * leaves the defaults when missing_ok, and is an error otherwise. */
 gboolean limits_config_load(const char *path, gboolean missing_ok, struct helper_limits *limits,
                             GError **error);
+/* The same for text already read: sets *limits to the defaults, then to what TEXT (LEN
+ * bytes, any content) says; PATH names it in messages. limits_config_load() checks the
+ * file, reads it and calls this. */
+gboolean limits_config_parse(const char *path, const char *text, gsize len,
+                             struct helper_limits *limits, GError **error);
 
 /* "0.5", "1000", "inf": seconds as the configuration file writes them. */
 char *limits_config_format_seconds(gint64 ns);
