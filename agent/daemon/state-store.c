@@ -624,6 +624,36 @@ static void set_syntax_error(GError **error, const char *path, const GError *par
     }
 }
 
+/* Parses a state file's text; returns the parser, which owns *OBJECT. */
+static JsonParser *parse_json(const char *path, const char *contents, size_t len,
+                              JsonObject **object, GError **error)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) parse_error = NULL;
+    gboolean ok = json_parser_load_from_data(parser, contents, (gssize)len, &parse_error);
+    gboolean truncated = !ok && looks_truncated(contents, len);
+    if (!ok) {
+        if (truncated) {
+            set_error(error, STATE_STORE_ERROR_TRUNCATED, path,
+                      "ends inside a JSON value (truncated)");
+        } else {
+            set_syntax_error(error, path, parse_error);
+        }
+        return NULL;
+    }
+    JsonNode *root = json_parser_get_root(parser);
+    if (root == NULL) {
+        set_error(error, STATE_STORE_ERROR_TRUNCATED, path, "is empty");
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+        set_error(error, STATE_STORE_ERROR_TYPE, path, "is not a JSON object");
+        return NULL;
+    }
+    *object = json_node_get_object(root);
+    return g_steal_pointer(&parser);
+}
+
 /* Opens NAME only if it is a regular file (not a symbolic link: O_NOFOLLOW; a FIFO cannot
  * block us: O_NONBLOCK) of ours, private, and small; parses it. Returns the parser, which
  * owns *OBJECT. */
@@ -669,33 +699,10 @@ static JsonParser *read_json_file(struct state_store *store, const char *name, c
     if (!ok) {
         return NULL;
     }
-
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) parse_error = NULL;
-    ok = json_parser_load_from_data(parser, contents, (gssize)len, &parse_error);
-    gboolean truncated = !ok && looks_truncated(contents, len);
+    JsonParser *parser = parse_json(path, contents, len, object, error);
     wipe(contents, len);
     g_free(contents);
-    if (!ok) {
-        if (truncated) {
-            set_error(error, STATE_STORE_ERROR_TRUNCATED, path,
-                      "ends inside a JSON value (truncated)");
-        } else {
-            set_syntax_error(error, path, parse_error);
-        }
-        return NULL;
-    }
-    JsonNode *root = json_parser_get_root(parser);
-    if (root == NULL) {
-        set_error(error, STATE_STORE_ERROR_TRUNCATED, path, "is empty");
-        return NULL;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        set_error(error, STATE_STORE_ERROR_TYPE, path, "is not a JSON object");
-        return NULL;
-    }
-    *object = json_node_get_object(root);
-    return g_steal_pointer(&parser);
+    return parser;
 }
 
 static JsonNode *get_member(const struct reader *r, const char *member, GError **error)
@@ -953,8 +960,7 @@ static gboolean get_cookies(const struct reader *r, struct state_source *out, GE
 
 /* The version, then whether this machine wrote the file: a cloned image must not reuse
  * another machine's keys and cookies (security.md "Files"). */
-static gboolean check_header(const struct state_store *store, const struct reader *r,
-                             GError **error)
+static gboolean check_header(const char *this_machine_id, const struct reader *r, GError **error)
 {
     gint64 version = 0;
     if (!get_int(r, "version", G_MININT64, G_MAXINT64, &version, error)) {
@@ -975,12 +981,12 @@ static gboolean check_header(const struct state_store *store, const struct reade
         return FALSE;
     }
     const char *machine_id = json_node_get_string(node);
-    if (g_ascii_strcasecmp(machine_id, store->machine_id) != 0) {
+    if (g_ascii_strcasecmp(machine_id, this_machine_id) != 0) {
         if (is_machine_id(machine_id)) {
             set_error(error, STATE_STORE_ERROR_FOREIGN_MACHINE, r->path,
                       "written on another machine (machine ID %s, this is %s): a copied system "
                       "must not reuse its keys and cookies",
-                      machine_id, store->machine_id);
+                      machine_id, this_machine_id);
         } else {
             set_error(error, STATE_STORE_ERROR_FOREIGN_MACHINE, r->path,
                       "its machine ID is malformed, so it may belong to another machine");
@@ -990,11 +996,10 @@ static gboolean check_header(const struct state_store *store, const struct reade
     return TRUE;
 }
 
-static gboolean read_source(const struct state_store *store, const struct reader *r,
-                            const char *host, guint16 port, struct state_source *out,
-                            GError **error)
+static gboolean read_source(const char *machine_id, const struct reader *r, const char *host,
+                            guint16 port, struct state_source *out, GError **error)
 {
-    if (!check_header(store, r, error)) {
+    if (!check_header(machine_id, r, error)) {
         return FALSE;
     }
     const char *file_host = get_string(r, "host", error);
@@ -1045,7 +1050,28 @@ gboolean state_store_load_source(struct state_store *store, const char *source_n
     g_autofree char *path = g_build_filename(store->directory, name, NULL);
     struct reader r = {.path = path};
     g_autoptr(JsonParser) parser = read_json_file(store, name, path, &r.object, error);
-    if (parser == NULL || !read_source(store, &r, host, port, out, error)) {
+    if (parser == NULL || !read_source(store->machine_id, &r, host, port, out, error)) {
+        state_source_clear(out);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean state_store_parse_source(const char *path, const char *data, size_t len,
+                                  const char *machine_id, const char *host, guint16 port,
+                                  struct state_source *out, GError **error)
+{
+    g_return_val_if_fail(path != NULL && (data != NULL || len == 0), FALSE);
+    g_return_val_if_fail(machine_id != NULL && host != NULL && out != NULL, FALSE);
+    memset(out, 0, sizeof *out);
+    if (len > STATE_STORE_MAX_FILE_SIZE) {
+        set_error(error, STATE_STORE_ERROR_TOO_LARGE, path, "larger than %d bytes",
+                  STATE_STORE_MAX_FILE_SIZE);
+        return FALSE;
+    }
+    struct reader r = {.path = path};
+    g_autoptr(JsonParser) parser = parse_json(path, data, len, &r.object, error);
+    if (parser == NULL || !read_source(machine_id, &r, host, port, out, error)) {
         state_source_clear(out);
         return FALSE;
     }
@@ -1143,10 +1169,10 @@ gboolean state_store_forget_source(struct state_store *store, const char *source
     return TRUE;
 }
 
-static gboolean read_agent(const struct state_store *store, const struct reader *r,
+static gboolean read_agent(const char *machine_id, const char *boot_id_now, const struct reader *r,
                            struct state_agent *out, GError **error)
 {
-    if (!check_header(store, r, error)) {
+    if (!check_header(machine_id, r, error)) {
         return FALSE;
     }
     JsonNode *node = get_member(r, "boot_id", error);
@@ -1171,7 +1197,7 @@ static gboolean read_agent(const struct state_store *store, const struct reader 
         return FALSE;
     }
     out->boot_id = g_ascii_strdown(boot_id, -1);
-    out->boot_window_closed = closed && strcmp(out->boot_id, store->boot_id) == 0;
+    out->boot_window_closed = closed && strcmp(out->boot_id, boot_id_now) == 0;
     return TRUE;
 }
 
@@ -1182,7 +1208,28 @@ gboolean state_store_load_agent(struct state_store *store, struct state_agent *o
     g_autofree char *path = g_build_filename(store->directory, AGENT_FILE, NULL);
     struct reader r = {.path = path};
     g_autoptr(JsonParser) parser = read_json_file(store, AGENT_FILE, path, &r.object, error);
-    if (parser == NULL || !read_agent(store, &r, out, error)) {
+    if (parser == NULL || !read_agent(store->machine_id, store->boot_id, &r, out, error)) {
+        state_agent_clear(out);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean state_store_parse_agent(const char *path, const char *data, size_t len,
+                                 const char *machine_id, const char *boot_id,
+                                 struct state_agent *out, GError **error)
+{
+    g_return_val_if_fail(path != NULL && (data != NULL || len == 0), FALSE);
+    g_return_val_if_fail(machine_id != NULL && boot_id != NULL && out != NULL, FALSE);
+    memset(out, 0, sizeof *out);
+    if (len > STATE_STORE_MAX_FILE_SIZE) {
+        set_error(error, STATE_STORE_ERROR_TOO_LARGE, path, "larger than %d bytes",
+                  STATE_STORE_MAX_FILE_SIZE);
+        return FALSE;
+    }
+    struct reader r = {.path = path};
+    g_autoptr(JsonParser) parser = parse_json(path, data, len, &r.object, error);
+    if (parser == NULL || !read_agent(machine_id, boot_id, &r, out, error)) {
         state_agent_clear(out);
         return FALSE;
     }

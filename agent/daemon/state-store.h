@@ -108,6 +108,12 @@ char *state_store_source_file_name(const char *source_name, GError **error);
 gboolean state_store_load_source(struct state_store *store, const char *source_name,
                                  const char *host, guint16 port, struct state_source *out,
                                  GError **error);
+/* The parse half of state_store_load_source(), for a file's text already read (LEN bytes,
+ * any content): MACHINE_ID is this machine's (state_store_get_machine_id()), PATH names the
+ * text in messages. The same checks and errors, but none about the file itself. */
+gboolean state_store_parse_source(const char *path, const char *data, size_t len,
+                                  const char *machine_id, const char *host, guint16 port,
+                                  struct state_source *out, GError **error);
 /* Replaces SOURCE_NAME's file atomically with SRC. */
 gboolean state_store_save_source(struct state_store *store, const char *source_name,
                                  const struct state_source *src, GError **error);
@@ -124,6 +130,11 @@ gboolean state_store_forget_source(struct state_store *store, const char *source
 
 /* Like state_store_load_source() for agent.json. Free with state_agent_clear(). */
 gboolean state_store_load_agent(struct state_store *store, struct state_agent *out, GError **error);
+/* The parse half of state_store_load_agent(), as state_store_parse_source(); BOOT_ID is
+ * the current boot's (state_store_get_boot_id()). */
+gboolean state_store_parse_agent(const char *path, const char *data, size_t len,
+                                 const char *machine_id, const char *boot_id,
+                                 struct state_agent *out, GError **error);
 /* Frequencies below 1e-4 ppm are written as 0 (json-glib 1.6 writes exponents as "1e-05.0",
  * which no parser reads back). */
 gboolean state_store_save_agent(struct state_store *store, const struct state_agent *agent,
