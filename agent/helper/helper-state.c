@@ -72,6 +72,29 @@ const char *helper_store_boot_id(const struct helper_store *store)
 
 /* --- the floor file --- */
 
+gboolean helper_store_parse_floor(const char *path, const char *data, gsize len, gint64 *floor_ns,
+                                  GPtrArray *warnings)
+{
+    /* NUL-terminated, as g_file_get_contents() gives it (the text ends at a NUL byte). */
+    g_autofree char *text = g_malloc(len + 1);
+    if (len > 0) {
+        memcpy(text, data, len);
+    }
+    text[len] = '\0';
+    gint64 seconds = 0;
+    g_strstrip(text);
+    if (len > MAX_FLOOR_FILE_SIZE ||
+        !g_ascii_string_to_signed(text, 10, G_MININT64 / NS_PER_SEC, G_MAXINT64 / NS_PER_SEC,
+                                  &seconds, NULL)) {
+        g_ptr_array_add(warnings, g_strdup_printf("ignoring the floor file %s: not one number of "
+                                                  "Unix seconds; the build date is the floor",
+                                                  path));
+        return FALSE;
+    }
+    *floor_ns = seconds * NS_PER_SEC;
+    return TRUE;
+}
+
 static gboolean load_floor(const char *path, gint64 *floor_ns, GPtrArray *warnings)
 {
     g_autofree char *text = NULL;
@@ -85,18 +108,7 @@ static gboolean load_floor(const char *path, gint64 *floor_ns, GPtrArray *warnin
         }
         return FALSE;
     }
-    gint64 seconds = 0;
-    g_strstrip(text);
-    if (len > MAX_FLOOR_FILE_SIZE ||
-        !g_ascii_string_to_signed(text, 10, G_MININT64 / NS_PER_SEC, G_MAXINT64 / NS_PER_SEC,
-                                  &seconds, NULL)) {
-        g_ptr_array_add(warnings, g_strdup_printf("ignoring the floor file %s: not one number of "
-                                                  "Unix seconds; the build date is the floor",
-                                                  path));
-        return FALSE;
-    }
-    *floor_ns = seconds * NS_PER_SEC;
-    return TRUE;
+    return helper_store_parse_floor(path, text, len, floor_ns, warnings);
 }
 
 static gboolean write_atomically(const char *path, const char *text, GError **error)
@@ -276,14 +288,14 @@ static gboolean read_memo(JsonObject *object, struct helper_request_memo *memo)
 }
 
 /* Returns FALSE when the record is damaged; *other_boot when it belongs to another boot. */
-static gboolean read_boot(const struct helper_store *store, JsonObject *root,
+static gboolean read_boot(const char *boot_id_now, JsonObject *root,
                           struct helper_policy_state *state, gboolean *other_boot)
 {
     const char *boot_id = json_object_get_string_member_with_default(root, "boot_id", NULL);
     if (boot_id == NULL) {
         return FALSE;
     }
-    if (strcmp(boot_id, store->boot_id) != 0) {
+    if (strcmp(boot_id, boot_id_now) != 0) {
         *other_boot = TRUE;
         return TRUE;
     }
@@ -346,6 +358,34 @@ static gboolean read_boot(const struct helper_store *store, JsonObject *root,
     return ok;
 }
 
+void helper_store_parse_boot(const char *path, const char *boot_id, const char *text, gsize len,
+                             struct helper_policy_state *state, GPtrArray *warnings)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    gboolean damaged = len > MAX_BOOT_FILE_SIZE ||
+                       !json_parser_load_from_data(parser, text, (gssize)len, NULL) ||
+                       json_parser_get_root(parser) == NULL ||
+                       !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser));
+    gboolean other_boot = FALSE;
+    struct helper_policy_state loaded = *state;
+    if (!damaged) {
+        damaged = !read_boot(boot_id, json_node_get_object(json_parser_get_root(parser)), &loaded,
+                             &other_boot);
+    }
+    if (damaged) {
+        g_ptr_array_add(warnings, g_strdup_printf("%s is damaged: discarded, and the boot window "
+                                                  "is taken as closed",
+                                                  path));
+        state->boot_window_open = FALSE;
+        return;
+    }
+    if (other_boot) {
+        g_ptr_array_add(warnings, g_strdup_printf("%s is from another boot: discarded", path));
+        return;
+    }
+    *state = loaded;
+}
+
 void helper_store_load(struct helper_store *store, struct helper_policy_state *state,
                        gint64 build_date_ns, GPtrArray *warnings)
 {
@@ -367,28 +407,5 @@ void helper_store_load(struct helper_store *store, struct helper_policy_state *s
         }
         return;
     }
-    g_autoptr(JsonParser) parser = json_parser_new();
-    gboolean damaged = len > MAX_BOOT_FILE_SIZE ||
-                       !json_parser_load_from_data(parser, text, (gssize)len, NULL) ||
-                       json_parser_get_root(parser) == NULL ||
-                       !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser));
-    gboolean other_boot = FALSE;
-    struct helper_policy_state loaded = *state;
-    if (!damaged) {
-        damaged = !read_boot(store, json_node_get_object(json_parser_get_root(parser)), &loaded,
-                             &other_boot);
-    }
-    if (damaged) {
-        g_ptr_array_add(warnings, g_strdup_printf("%s is damaged: discarded, and the boot window "
-                                                  "is taken as closed",
-                                                  store->boot_path));
-        state->boot_window_open = FALSE;
-        return;
-    }
-    if (other_boot) {
-        g_ptr_array_add(warnings,
-                        g_strdup_printf("%s is from another boot: discarded", store->boot_path));
-        return;
-    }
-    *state = loaded;
+    helper_store_parse_boot(store->boot_path, store->boot_id, text, len, state, warnings);
 }

@@ -40,6 +40,16 @@ const char *helper_store_boot_id(const struct helper_store *store);
 void helper_store_load(struct helper_store *store, struct helper_policy_state *state,
                        gint64 build_date_ns, GPtrArray *warnings);
 
+/* The parse halves of helper_store_load(), for a file's text already read (LEN bytes, any
+ * content); PATH names it in warnings. The floor file: TRUE with *floor_ns, or FALSE with a
+ * warning. This boot's record: STATE (a fresh boot's, with the floor) is replaced by the
+ * record when it is of BOOT_ID and intact, and otherwise left, with a warning (a damaged
+ * one also closes the boot window). */
+gboolean helper_store_parse_floor(const char *path, const char *data, gsize len, gint64 *floor_ns,
+                                  GPtrArray *warnings);
+void helper_store_parse_boot(const char *path, const char *boot_id, const char *text, gsize len,
+                             struct helper_policy_state *state, GPtrArray *warnings);
+
 gboolean helper_store_save_boot(struct helper_store *store, const struct helper_policy_state *state,
                                 GError **error);
 gboolean helper_store_save_floor(struct helper_store *store, gint64 floor_ns, GError **error);
