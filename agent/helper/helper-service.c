@@ -18,13 +18,11 @@
 #include "bus-authorization.h"
 #include "gnomon-dbus-resources.h"
 #include "helper-audit.h"
+#include "helper-call.h"
 #include "limits-config.h"
 
-#define INTERFACE_RESOURCE  "/org/gnomon/dbus/org.gnomon.ClockHelper1.xml"
-#define ACTION_ADJUST       "org.gnomon.clock.adjust"
-#define ACTION_STEP         "org.gnomon.clock.step"
-#define ACTION_APPROVE_STEP "org.gnomon.clock.approve-step"
-#define SYNCHRONIZED_FILE   "synchronized"
+#define INTERFACE_RESOURCE "/org/gnomon/dbus/org.gnomon.ClockHelper1.xml"
+#define SYNCHRONIZED_FILE  "synchronized"
 
 /* The values of the properties, to emit PropertiesChanged only on a real change. */
 struct properties {
@@ -45,6 +43,7 @@ struct helper_service {
     struct helper_store *store;
     char *timesync_directory;
     guint idle_timeout_s;
+    guint answer_delay_ms;
 
     GMainLoop *loop;
     int exit_status;
@@ -66,6 +65,9 @@ struct call {
     char *request_id;
     const char *action;
     guint32 uid;
+    gboolean accepted; /* the answer, once made */
+    gint error_code;
+    char *message;
 };
 
 GQuark helper_error_quark(void)
@@ -290,6 +292,7 @@ static void call_free(struct call *call)
 {
     g_clear_object(&call->invocation);
     g_free(call->request_id);
+    g_free(call->message);
     g_free(call);
 }
 
@@ -312,6 +315,26 @@ static void touch_synchronized(struct helper_service *service)
     }
 }
 
+static void answer_call(struct call *call)
+{
+    struct helper_service *service = call->service;
+    if (call->accepted) {
+        g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
+    } else {
+        g_dbus_method_invocation_return_error_literal(
+            g_steal_pointer(&call->invocation), HELPER_ERROR, call->error_code, call->message);
+    }
+    service->in_progress--;
+    restart_idle(service);
+    call_free(call);
+}
+
+static gboolean on_answer_delay(gpointer data)
+{
+    answer_call(data);
+    return G_SOURCE_REMOVE;
+}
+
 /* Logs, records and replies; ends the call. */
 static void finish(struct call *call, const struct helper_answer *answer)
 {
@@ -322,16 +345,15 @@ static void finish(struct call *call, const struct helper_answer *answer)
     if (!backend_record(service->backend, helper_audit_record(answer, message), &error)) {
         g_printerr("gnomon-clock-helper: %s\n", error->message);
     }
-    if (helper_rule_accepts(answer->decision.rule)) {
-        g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation), NULL);
-    } else {
-        g_dbus_method_invocation_return_error_literal(
-            g_steal_pointer(&call->invocation), HELPER_ERROR,
-            (gint)helper_rule_error(answer->decision.rule), message);
+    call->accepted = helper_rule_accepts(answer->decision.rule);
+    call->error_code = (gint)helper_rule_error(answer->decision.rule);
+    call->message = g_steal_pointer(&message);
+    if (service->answer_delay_ms > 0) {
+        /* The change is made and recorded; only the answer waits (tests: a lost answer). */
+        g_timeout_add(service->answer_delay_ms, on_answer_delay, call);
+        return;
     }
-    service->in_progress--;
-    restart_idle(service);
-    call_free(call);
+    answer_call(call);
 }
 
 static void refuse(struct call *call, enum helper_rule rule, const char *detail)
@@ -503,36 +525,6 @@ static void check_authorization(struct call *call)
 
 /* --- the D-Bus object --- */
 
-static gboolean parse_call(struct call *call, const char *method, GVariant *parameters)
-{
-    struct helper_request *r = &call->request;
-    if (strcmp(method, "Slew") == 0) {
-        r->method = HELPER_METHOD_SLEW;
-        call->action = ACTION_ADJUST;
-        g_variant_get(parameters, "(xt)", &r->offset_ns, &r->uncertainty_ns);
-    } else if (strcmp(method, "SetFrequency") == 0) {
-        r->method = HELPER_METHOD_SET_FREQUENCY;
-        call->action = ACTION_ADJUST;
-        g_variant_get(parameters, "(d)", &r->ppm);
-    } else if (strcmp(method, "Step") == 0) {
-        r->method = HELPER_METHOD_STEP;
-        call->action = ACTION_STEP;
-        g_variant_get(parameters, "(xtts)", &r->offset_ns, &r->uncertainty_ns,
-                      &r->measured_boottime_ns, &call->request_id);
-        r->request_id = call->request_id;
-    } else if (strcmp(method, "StepToFloor") == 0) {
-        r->method = HELPER_METHOD_STEP_TO_FLOOR;
-        call->action = ACTION_STEP;
-    } else if (strcmp(method, "ApproveStep") == 0) {
-        r->method = HELPER_METHOD_APPROVE_STEP;
-        call->action = ACTION_APPROVE_STEP;
-        g_variant_get(parameters, "(xt)", &r->offset_ns, &r->tolerance_ns);
-    } else {
-        return FALSE;
-    }
-    return TRUE;
-}
-
 static void handle_method_call(GDBusConnection *connection, const char *sender,
                                const char *object_path, const char *interface_name,
                                const char *method_name, GVariant *parameters,
@@ -542,7 +534,9 @@ static void handle_method_call(GDBusConnection *connection, const char *sender,
     struct call *call = g_new0(struct call, 1);
     call->service = service;
     call->uid = HELPER_UID_UNKNOWN;
-    if (!parse_call(call, method_name, parameters) || sender == NULL) {
+    if (!helper_call_parse(method_name, parameters, &call->request, &call->request_id,
+                           &call->action) ||
+        sender == NULL) {
         g_dbus_method_invocation_return_error(invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
                                               "no method %s", method_name);
         call_free(call);
@@ -646,6 +640,7 @@ struct helper_service *helper_service_new(const struct helper_limits *limits,
     service->store = store;
     service->timesync_directory = g_strdup(options->timesync_directory);
     service->idle_timeout_s = options->idle_timeout_s;
+    service->answer_delay_ms = options->answer_delay_ms;
     service->node_info = node_info;
     service->loop = g_main_loop_new(NULL, FALSE);
     service->exit_status = EXIT_SUCCESS;

@@ -21,6 +21,7 @@ GQuark helper_error_quark(void);
 struct helper_service_options {
     const char *timesync_directory; /* create "synchronized" here; NULL: never */
     guint idle_timeout_s;           /* 0: never exit when idle */
+    guint answer_delay_ms;          /* dry-run only: answer changes this late (a lost answer) */
 };
 
 struct helper_service;

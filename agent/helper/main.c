@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     g_autofree char *state_directory = NULL;
     g_autofree char *timesync_directory = NULL;
     gint idle_timeout = DEFAULT_IDLE_TIMEOUT;
+    gint answer_delay_ms = 0;
     gboolean version = FALSE;
     GOptionEntry entries[] = {
         {"backend", 0, 0, G_OPTION_ARG_STRING, &backend_option,
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
          "DIR"},
         {"idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
          "Exit after SECONDS without a call (default 60; 0: never)", "SECONDS"},
+        {"answer-delay", 0, 0, G_OPTION_ARG_INT, &answer_delay_ms,
+         "dry-run: answer clock changes MS late, after making them (tests: a lost answer)", "MS"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -96,10 +99,15 @@ int main(int argc, char **argv)
         return usage_error("--backend is kernel or dry-run, not \"%s\"", backend_kind);
     }
     /* clock-policy.md, "Test seams are not a way in". */
-    if (!dry_run && (virtual_clock != NULL || record != NULL)) {
+    if (!dry_run && (virtual_clock != NULL || record != NULL || answer_delay_ms != 0)) {
         return usage_error("%s goes only with --backend dry-run: the kernel backend sets the "
                            "real clock",
-                           virtual_clock != NULL ? "--virtual-clock" : "--record");
+                           virtual_clock != NULL ? "--virtual-clock"
+                           : record != NULL      ? "--record"
+                                                 : "--answer-delay");
+    }
+    if (answer_delay_ms < 0) {
+        return usage_error("%s", "--answer-delay must be 0 or more milliseconds");
     }
     /* A dry run must not share the real helper's floor and boot record: a simulated step
      * would move the real floor and close the real boot window. */
@@ -142,6 +150,7 @@ int main(int argc, char **argv)
     struct helper_service_options options = {
         .timesync_directory = timesync_directory,
         .idle_timeout_s = (guint)idle_timeout,
+        .answer_delay_ms = (guint)answer_delay_ms,
     };
     g_autoptr(GnomonHelperService) service = helper_service_new(
         &limits, &state, g_steal_pointer(&backend), g_steal_pointer(&store), &options, &error);

@@ -46,7 +46,7 @@ def boottime_ns():
 
 class AgentWorld:
     def __init__(self, name, honest=3, liars=(), virtual_offset_ns=0, agent_keys=None,
-                 helper_limits=None, helper_idle_s=60, with_agent=True):
+                 helper_limits=None, helper_idle_s=60, with_agent=True, helper_args=()):
         self.work = gt.workdir(name)
         os.chmod(self.work, 0o755)
         self.honest_count = honest
@@ -55,6 +55,7 @@ class AgentWorld:
         self.agent_keys = dict(agent_keys or {})
         self.helper_limits = dict(helper_limits or {})
         self.helper_idle_s = helper_idle_s
+        self.helper_args = list(helper_args)
         self.with_agent = with_agent
         self.servers = []
         self.bus = None
@@ -102,7 +103,8 @@ class AgentWorld:
                                   "--runtime-directory", self.path("helper", "runtime"),
                                   "--state-directory", self.path("helper", "state"),
                                   "--timesync-directory", self.path("helper", "timesync"),
-                                  "--idle-timeout", str(self.helper_idle_s)])
+                                  "--idle-timeout", str(self.helper_idle_s)] +
+                                 self.helper_args)
         # dbus-daemon starts activated services itself (as root here): never with the
         # right to set the clock.
         exec_line = " ".join(["/usr/bin/setpriv"] + NO_CLOCK_PRIVS[1:] + helper_argv)

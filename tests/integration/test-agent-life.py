@@ -12,7 +12,10 @@ exchanges and NTP packets are counted at the servers (serverstats).
 - a resume (logind's PrepareForSleep) and a clock set by someone else each start a fresh
   round, and the running limits decide (a 2 h set is refused, not stepped);
 - the helper killed in the middle of a request: reported, never two steps for one
-  decision, and the agent recovers."""
+  decision, and the agent recovers;
+- a lost answer: the helper makes the step but answers after the agent stopped waiting
+  (--answer-delay): the agent asks what became of its request, counts the step as made,
+  and never asks for it again."""
 import glob
 import json
 import os
@@ -195,6 +198,27 @@ def main():
         steps = accepted(w, "Step")
         tap.ok(len(steps) == 1 and abs(steps[0]["offset_ns"] - 2 * SEC) < 50 * MS,
                "exactly one step, of +2 s, for the one decision (%d)" % len(steps))
+
+    # A lost answer: the helper steps at once but answers 20 s later, after the agent's 15 s
+    # wait; the clock starts 30 s behind, so the first decision is a step in the boot window.
+    with AgentWorld("life-lost", virtual_offset_ns=-30 * SEC,
+                    helper_args=["--answer-delay", "20000"]) as w:
+        stepped = w.wait_for(lambda: len(accepted(w, "Step")) == 1, timeout=60)
+        tap.ok(stepped, "lost answer: the helper made the step", w.agent_log_tail())
+        told = w.wait_for(lambda: "answer lost; the helper says it was accepted"
+                          in w.agent_log_tail(100000), timeout=40)
+        tap.ok(told, "the agent asked the helper and took the step as made", w.agent_log_tail())
+        tap.ok(w.wait_for(lambda: synchronized(w), timeout=30), "and is synchronized",
+               w.agent_log_tail())
+        # Past the helper's late answer and more rounds: still the one step.
+        time.sleep(10)
+        steps = accepted(w, "Step")
+        tap.ok(len(steps) == 1 and abs(steps[0]["offset_ns"] - 30 * SEC) < 50 * MS,
+               "exactly one step, of +30 s, for the one decision (%d)" % len(steps),
+               steps)
+        clock = w.read_virtual_clock()
+        tap.ok(abs(clock["offset_ns"]) < 50 * MS,
+               "the simulated clock is right (%+.3f s off)" % (clock["offset_ns"] / SEC))
     return tap.done()
 
 
