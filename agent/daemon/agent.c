@@ -735,39 +735,49 @@ static void free_agent_source(gpointer data)
     g_free(as);
 }
 
-static gboolean add_sources(struct agent *a, GError **error)
+/* One source of config, with its stored keys and cookies; NULL if its trust anchors fail. */
+static struct agent_source *new_agent_source(struct agent *a, const struct gnomon_config *config,
+                                             const struct gnomon_source_config *sc, GError **error)
 {
     static const struct source_events events = {
         .sample = on_sample,
         .failed = on_failed,
         .credentials_changed = on_credentials_changed,
     };
+    const char *ca =
+        sc->trusted_certificates ? sc->trusted_certificates : config->trusted_certificates;
+    struct tls_trust *trust = tls_trust_cache_get(a->trusts, ca, error);
+    if (trust == NULL) {
+        g_prefix_error(error, "source %s: ", sc->name);
+        return NULL;
+    }
+    struct agent_source *as = g_new0(struct agent_source, 1);
+    as->agent = a;
+    struct source_settings settings = {
+        .name = sc->name,
+        .host = sc->host,
+        .port = sc->port,
+        .operator_name = sc->operator_name,
+        .trust = trust,
+        .clock = a->local,
+        .ke_timeout_ms = ROUND_KE_TIMEOUT_MS,
+        .ntp_timeout_ms = ROUND_NTP_TIMEOUT_MS,
+        .ntp_attempts = ROUND_NTP_ATTEMPTS,
+    };
+    as->source = source_new(&settings, &events, as);
+    if (a->store != NULL)
+        source_store_load(a->store, as->source);
+    return as;
+}
+
+static gboolean add_sources(struct agent *a, GError **error)
+{
     for (guint i = 0; i < a->config->sources->len; i++) {
-        const struct gnomon_source_config *sc = g_ptr_array_index(a->config->sources, i);
-        const char *ca =
-            sc->trusted_certificates ? sc->trusted_certificates : a->config->trusted_certificates;
-        struct tls_trust *trust = tls_trust_cache_get(a->trusts, ca, error);
-        if (trust == NULL) {
-            g_prefix_error(error, "source %s: ", sc->name);
+        struct agent_source *as =
+            new_agent_source(a, a->config, g_ptr_array_index(a->config->sources, i), error);
+        if (as == NULL)
             return FALSE;
-        }
-        struct agent_source *as = g_new0(struct agent_source, 1);
-        as->agent = a;
-        struct source_settings settings = {
-            .name = sc->name,
-            .host = sc->host,
-            .port = sc->port,
-            .operator_name = sc->operator_name,
-            .trust = trust,
-            .clock = a->local,
-            .ke_timeout_ms = ROUND_KE_TIMEOUT_MS,
-            .ntp_timeout_ms = ROUND_NTP_TIMEOUT_MS,
-            .ntp_attempts = ROUND_NTP_ATTEMPTS,
-        };
-        as->source = source_new(&settings, &events, as);
         g_ptr_array_add(a->sources, as);
-        if (a->store != NULL)
-            source_store_load(a->store, as->source);
     }
     return TRUE;
 }
@@ -981,78 +991,60 @@ void agent_set_online(struct agent *a, gboolean online)
     publish(a);
 }
 
+/* The running source that sc describes unchanged (name, host, port, operator), or -1. */
+static gint find_unchanged_source(GPtrArray *sources, const struct gnomon_source_config *sc)
+{
+    for (guint i = 0; i < sources->len; i++) {
+        const struct agent_source *as = g_ptr_array_index(sources, i);
+        if (g_strcmp0(source_name(as->source), sc->name) == 0 &&
+            g_ascii_strcasecmp(source_host(as->source), sc->host) == 0 &&
+            source_port(as->source) == sc->port &&
+            g_strcmp0(source_operator(as->source), sc->operator_name) == 0)
+            return (gint)i;
+    }
+    return -1;
+}
+
 gboolean agent_reload(struct agent *a, const char *config_path, GError **error)
 {
     struct gnomon_config *fresh =
         gnomon_config_load(config_path, a->config->state_directory, error);
     if (fresh == NULL)
         return FALSE;
-    /* Sources that stay (same name, host and port) keep their state; others come and go. */
-    GPtrArray *kept = g_ptr_array_new_with_free_func(free_agent_source);
-    GPtrArray *old = a->sources;
-    a->sources = kept;
-    struct gnomon_config *previous = a->config;
-    a->config = fresh;
+    for (guint i = 0; i < fresh->warnings->len; i++)
+        g_warning("%s", (const char *)fresh->warnings->pdata[i]);
+    /* The new list is built aside: until it is whole, the running one is untouched. Sources
+     * that stay keep their keys, cookies, samples and reach; new ones start from the store. */
+    GPtrArray *next = g_ptr_array_new_with_free_func(free_agent_source);
     for (guint i = 0; i < fresh->sources->len; i++) {
         const struct gnomon_source_config *sc = g_ptr_array_index(fresh->sources, i);
-        struct agent_source *reuse = NULL;
-        for (guint j = 0; j < old->len && reuse == NULL; j++) {
-            struct agent_source *as = g_ptr_array_index(old, j);
-            if (as != NULL && g_strcmp0(source_name(as->source), sc->name) == 0 &&
-                g_ascii_strcasecmp(source_host(as->source), sc->host) == 0 &&
-                source_port(as->source) == sc->port &&
-                g_strcmp0(source_operator(as->source), sc->operator_name) == 0) {
-                reuse = as;
-                old->pdata[j] = NULL;
+        struct agent_source *as = NULL;
+        if (find_unchanged_source(a->sources, sc) < 0) {
+            as = new_agent_source(a, fresh, sc, error);
+            if (as == NULL) {
+                g_ptr_array_free(next, TRUE);
+                gnomon_config_free(fresh);
+                return FALSE;
             }
         }
-        if (reuse != NULL) {
-            g_ptr_array_add(kept, reuse);
+        g_ptr_array_add(next, as); /* NULL: taken from the running list below */
+    }
+    guint added = 0, kept = 0;
+    for (guint i = 0; i < fresh->sources->len; i++) {
+        if (next->pdata[i] != NULL) {
+            added++;
             continue;
         }
-        /* A new source: built like at start. */
-        GPtrArray *saved_sources = a->sources;
-        struct gnomon_config single = *fresh;
-        GPtrArray *one = g_ptr_array_new();
-        g_ptr_array_add(one, (gpointer)sc);
-        single.sources = one;
-        a->config = &single;
-        a->sources = kept;
-        gboolean ok = add_sources(a, error);
-        a->config = fresh;
-        a->sources = saved_sources;
-        g_ptr_array_free(one, TRUE);
-        if (!ok) {
-            /* Keep the old configuration whole. */
-            for (guint j = 0; j < kept->len; j++) {
-                struct agent_source *as = g_ptr_array_index(kept, j);
-                for (guint k = 0; k < old->len; k++) {
-                    if (old->pdata[k] == NULL) {
-                        old->pdata[k] = as;
-                        kept->pdata[j] = NULL;
-                        break;
-                    }
-                }
-            }
-            g_ptr_array_set_free_func(kept, NULL);
-            for (guint j = 0; j < kept->len; j++) {
-                if (kept->pdata[j] != NULL)
-                    free_agent_source(kept->pdata[j]);
-            }
-            g_ptr_array_free(kept, TRUE);
-            a->sources = old;
-            a->config = previous;
-            gnomon_config_free(fresh);
-            return FALSE;
-        }
+        gint j = find_unchanged_source(a->sources, g_ptr_array_index(fresh->sources, i));
+        next->pdata[i] = g_ptr_array_steal_index(a->sources, (guint)j);
+        kept++;
     }
-    for (guint j = 0; j < old->len; j++) {
-        if (old->pdata[j] != NULL)
-            free_agent_source(old->pdata[j]);
-    }
-    g_ptr_array_set_free_func(old, NULL);
-    g_ptr_array_free(old, TRUE);
-    gnomon_config_free(previous);
+    g_message("configuration reloaded: %u sources kept, %u added, %u removed", kept, added,
+              a->sources->len);
+    g_ptr_array_free(a->sources, TRUE); /* the removed ones */
+    a->sources = next;
+    gnomon_config_free(a->config);
+    a->config = fresh;
     set_limits(a);
     a->round_active = FALSE;
     if (a->round_deadline != 0) {
