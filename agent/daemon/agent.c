@@ -9,8 +9,9 @@
 #include "clock-events.h"
 #include "discipline.h"
 #include "local-clock.h"
-#include "net-error.h"
 #include "nanoseconds.h"
+#include "net-error.h"
+#include "poll-schedule.h"
 #include "select.h"
 #include "source-store.h"
 #include "source.h"
@@ -42,9 +43,7 @@ struct agent_source {
     const char *verdict; /* selected/candidate/falseticker of the last consensus */
     gboolean relaxed;    /* key exchanges skip the certificate's validity period */
     /* Politeness (clock-policy.md): consecutive failures back off; RATE slows down. */
-    guint failures;
-    guint rate_shift;            /* polls of this source are 2^rate_shift rounds apart */
-    gint64 next_allowed_boot_ns; /* not measured before this */
+    struct poll_schedule schedule;
 };
 
 struct agent {
@@ -233,26 +232,9 @@ static gboolean on_credentials_changed(struct source *source, gpointer user_data
 
 /* ---- rounds ------------------------------------------------------------------------ */
 
-/* RFC 8915 §4.1.1's retry schedule for failed exchanges: at least 10 * 1.5^(n-1) s after
- * the n-th failure in a row, at most 5 days; never a tight loop while the network is down. */
-static gint64 backoff_ns(guint failures)
-{
-    double seconds = 10.0;
-    for (guint i = 1; i < failures && seconds < 432000.0; i++)
-        seconds *= 1.5;
-    if (seconds > 432000.0)
-        seconds = 432000.0;
-    return (gint64)(seconds * NS_PER_SEC);
-}
-
 static void note_success(struct agent_source *as)
 {
-    as->failures = 0;
-    as->next_allowed_boot_ns = 0;
-    if (as->rate_shift > 0) {
-        gint64 poll = as->agent->discipline.poll_ns;
-        as->next_allowed_boot_ns = local_clock_boottime_ns() + (poll << as->rate_shift) - poll;
-    }
+    poll_schedule_success(&as->schedule, as->agent->discipline.poll_ns, local_clock_boottime_ns());
 }
 
 static void note_failure(struct agent_source *as, const GError *error)
@@ -260,17 +242,12 @@ static void note_failure(struct agent_source *as, const GError *error)
     gint64 now = local_clock_boottime_ns();
     if (g_error_matches(error, GNOMON_NET_ERROR, GNOMON_NET_ERROR_NTP_KISS) &&
         strstr(error->message, "RATE") != NULL) {
-        /* The server asks us to slow down: double this source's interval each time. */
-        if (as->rate_shift < 6)
-            as->rate_shift++;
-        gint64 poll = as->agent->discipline.poll_ns;
-        as->next_allowed_boot_ns = now + (poll << as->rate_shift) - poll;
+        gint64 interval = poll_schedule_rate(&as->schedule, as->agent->discipline.poll_ns, now);
         g_message("%s: asked to slow down (RATE): polling it every %" G_GINT64_FORMAT " s",
-                  source_name(as->source), (poll << as->rate_shift) / NS_PER_SEC);
+                  source_name(as->source), interval / NS_PER_SEC);
         return;
     }
-    as->failures++;
-    as->next_allowed_boot_ns = now + backoff_ns(as->failures);
+    poll_schedule_failure(&as->schedule, now);
 }
 
 static gboolean round_finished(const struct agent *a)
@@ -405,7 +382,7 @@ static void start_round(struct agent *a)
         struct agent_source *as = g_ptr_array_index(a->sources, i);
         /* A source backing off (or slowed by RATE) sits this round out: it counts as
          * not heard from, so its reach runs out like any silent source's. */
-        if (as->next_allowed_boot_ns > now) {
+        if (!poll_schedule_may_poll(&as->schedule, now)) {
             as->reach = (guint8)(as->reach << 1);
             continue;
         }
@@ -753,6 +730,7 @@ static struct agent_source *new_agent_source(struct agent *a, const struct gnomo
     }
     struct agent_source *as = g_new0(struct agent_source, 1);
     as->agent = a;
+    poll_schedule_init(&as->schedule);
     struct source_settings settings = {
         .name = sc->name,
         .host = sc->host,
@@ -983,8 +961,7 @@ void agent_set_online(struct agent *a, gboolean online)
         /* Back online: failures seen while the network was down say nothing now. */
         for (guint i = 0; i < a->sources->len; i++) {
             struct agent_source *as = g_ptr_array_index(a->sources, i);
-            as->failures = 0;
-            as->next_allowed_boot_ns = 0;
+            poll_schedule_forget_failures(&as->schedule);
         }
         schedule_round(a, 0);
     }

@@ -10,13 +10,12 @@
 #include "ntp-exchange.h"
 #include "ntp-packet.h"
 #include "ntp-time.h"
+#include "poll-schedule.h"
 
-#define NTP_DEFAULT_PORT      123
-/* Keys are renewed after four weeks, as chrony does; cookies last until then. */
-#define SOURCE_KEY_LIFETIME_S (28 * 86400)
+#define NTP_DEFAULT_PORT   123
 /* What we assume of our own clock reading: a microsecond (RFC 5905 rho). */
-#define LOCAL_PRECISION_NS    NS_PER_US
-#define PHI_PPM               15
+#define LOCAL_PRECISION_NS NS_PER_US
+#define PHI_PPM            15
 
 struct source {
     char *name;
@@ -381,11 +380,9 @@ void source_measure(struct source *s)
     s->attempts = 0;
     g_string_truncate(s->round_errors, 0);
     s->ke_this_round = FALSE;
-    /* nts-notes.md: new keys when the cookies are used up, or the keys are four weeks old. */
-    gboolean keys_old = s->creds.key_exchange_time_unix != 0 &&
-                        g_get_real_time() / G_USEC_PER_SEC - s->creds.key_exchange_time_unix >
-                            SOURCE_KEY_LIFETIME_S;
-    if (!s->creds.valid || s->creds.jar.count == 0 || keys_old)
+    if (poll_schedule_needs_key_exchange(s->creds.valid, s->creds.jar.count,
+                                         s->creds.key_exchange_time_unix,
+                                         g_get_real_time() / G_USEC_PER_SEC))
         start_key_exchange(s);
     else
         start_ntp(s);
