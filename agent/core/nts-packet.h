@@ -75,12 +75,10 @@ enum nts_reply_error {
     NTS_REPLY_ERR_ENCRYPTED_EXTENSION, /* malformed field inside the ciphertext */
     NTS_REPLY_ERR_COOKIE_LENGTH,       /* a new cookie empty or over NTS_COOKIE_MAX_LEN */
     NTS_REPLY_ERR_TOO_MANY_COOKIES,
-    NTS_REPLY_ERR_NAK, /* stratum 0 "NTSN": unauthenticated, see nts_reply_is_nak */
-    NTS_REPLY_ERR_KISS,
-    NTS_REPLY_ERR_NO_COOKIES,
-    /* authenticated, but no new cookie (RFC 8915 §5.7) */ /* authenticated kiss code (e.g. RATE) in
-                                                              header.reference_id */
-    NTS_REPLY_ERR_CRYPTO, /* AEAD failed for a reason other than the tag */
+    NTS_REPLY_ERR_NAK,        /* stratum 0 "NTSN": unauthenticated, see nts_reply_is_nak */
+    NTS_REPLY_ERR_KISS,       /* authenticated kiss code (e.g. RATE) in header.reference_id */
+    NTS_REPLY_ERR_NO_COOKIES, /* authenticated, but no new cookie (RFC 8915 §5.7) */
+    NTS_REPLY_ERR_CRYPTO,     /* AEAD failed for a reason other than the tag */
 };
 
 struct nts_reply_status {
