@@ -176,10 +176,12 @@ static void publish(struct agent *a)
         out->key_exchanges = source_key_exchanges(s);
         out->requests = source_requests_sent(s);
         enum source_status status = source_get_status(s);
-        out->status = source_busy(s) || status == SOURCE_STATUS_PENDING ? "pending"
-                      : status == SOURCE_STATUS_OK && as->verdict       ? as->verdict
-                      : status == SOURCE_STATUS_OK                      ? "candidate"
-                                                                        : source_status_str(status);
+        if (source_busy(s) || status == SOURCE_STATUS_PENDING)
+            out->status = "pending";
+        else if (status != SOURCE_STATUS_OK)
+            out->status = source_status_str(status);
+        else
+            out->status = as->verdict != NULL ? as->verdict : "candidate";
         struct sample sample;
         if (sample_filter_best(source_filter(s), now, &sample)) {
             out->offset_ns = sample.offset_ns;
@@ -610,19 +612,15 @@ static gboolean untrusted_clock_rule_holds(struct agent *a, const struct select_
     return TRUE;
 }
 
-static void decide(struct agent *a)
+/* The selection over the sources heard from lately; gives each voter its verdict. The
+ * arrays are freed by hand: scan-build does not see g_autofree (the cleanup attribute). */
+static struct select_result select_sources(struct agent *a, gint64 now)
 {
-    a->round_active = FALSE;
-    if (a->round_deadline != 0) {
-        g_source_remove(a->round_deadline);
-        a->round_deadline = 0;
-    }
     guint n = a->sources->len;
-    g_autofree struct select_candidate *candidates = g_new0(struct select_candidate, n);
-    g_autofree struct agent_source **owners = g_new0(struct agent_source *, n);
-    g_autofree enum select_status *statuses = g_new0(enum select_status, n);
+    struct select_candidate *candidates = g_new0(struct select_candidate, n);
+    struct agent_source **owners = g_new0(struct agent_source *, n);
+    enum select_status *statuses = g_new0(enum select_status, n);
     g_autoptr(GPtrArray) folded = g_ptr_array_new_with_free_func(g_free);
-    gint64 now = local_clock_boottime_ns();
     size_t m = 0;
     for (guint i = 0; i < n; i++) {
         struct agent_source *as = g_ptr_array_index(a->sources, i);
@@ -641,6 +639,21 @@ static void decide(struct agent *a)
     struct select_result r = select_run(candidates, m, &params, statuses);
     for (size_t j = 0; j < m; j++)
         owners[j]->verdict = select_status_str(statuses[j]);
+    g_free(statuses);
+    g_free(owners);
+    g_free(candidates);
+    return r;
+}
+
+static void decide(struct agent *a)
+{
+    a->round_active = FALSE;
+    if (a->round_deadline != 0) {
+        g_source_remove(a->round_deadline);
+        a->round_deadline = 0;
+    }
+    gint64 now = local_clock_boottime_ns();
+    struct select_result r = select_sources(a, now);
 
     a->consensus = r.verdict == SELECT_CONSENSUS && untrusted_clock_rule_holds(a, &r);
     a->status.agreeing = r.agreeing;
