@@ -639,6 +639,44 @@ START_TEST(test_drop_in_directory_unreadable)
 }
 END_TEST
 
+/* Text already read goes through the same checks: the drop-ins' rules, and messages naming
+ * each text by the name given. The caller's text is left as it was. */
+START_TEST(test_parse_texts)
+{
+    static const char main_text[] = "; tuned below\n[Agent]\nMinAgreeingSources=2\n"
+                                    "[Source a]\nHost=a.example.com\nOperator=A\n"
+                                    "[Source b]\nHost=b.example.com\nOperator=B\n";
+    static const char drop_in[] = "[Agent]\nMinAgreeingSources=3\n"
+                                  "[Source c]\nHost=c.example.com\nOperator=C\n"
+                                  "not part of the text";
+    const struct gnomon_config_text texts[] = {
+        {"main.conf", main_text, strlen(main_text)},
+        {"10-more.conf", drop_in, strlen(drop_in) - strlen("not part of the text")},
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GnomonConfig) config =
+        gnomon_config_parse(texts, G_N_ELEMENTS(texts), DEFAULT_STATE_DIRECTORY, &error);
+    ck_assert_msg(config != NULL, "unexpected error: %s", error ? error->message : "");
+    ck_assert_uint_eq(config->min_agreeing_sources, 3);
+    ck_assert_uint_eq(config->sources->len, 3);
+    ck_assert_str_eq(source_at(config, 2)->host, "c.example.com");
+    ck_assert_str_eq(config->state_directory, DEFAULT_STATE_DIRECTORY);
+    /* Only the warning about the files' content (UntrustedClockMinAgreeingSources=4), none
+     * about permissions: nothing was read from disk. */
+    ck_assert_uint_eq(config->warnings->len, 1);
+    ck_assert(g_str_has_prefix(config->warnings->pdata[0], "main.conf: [Agent] Untrusted"));
+    ck_assert_int_eq(main_text[0], ';');
+
+    const struct gnomon_config_text again[] = {texts[0], {"20-again.conf", drop_in, 34}};
+    g_autoptr(GnomonConfig) refused =
+        gnomon_config_parse(again, G_N_ELEMENTS(again), DEFAULT_STATE_DIRECTORY, &error);
+    ck_assert_ptr_null(refused);
+    ck_assert_ptr_nonnull(error);
+    ck_assert_int_eq(error->code, GNOMON_CONFIG_ERROR_SYNTAX);
+    ck_assert_msg(g_str_has_prefix(error->message, "20-again.conf:3: "), "%s", error->message);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *suite = suite_create("config");
@@ -683,6 +721,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_comments_and_blank_lines);
     tcase_add_test(tc, test_relative_paths_rejected);
     tcase_add_test(tc, test_drop_in_directory_unreadable);
+    tcase_add_test(tc, test_parse_texts);
     suite_add_tcase(suite, tc);
     return suite;
 }

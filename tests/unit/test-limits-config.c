@@ -187,6 +187,36 @@ START_TEST(test_writable_by_others_refused)
 }
 END_TEST
 
+/* Text already read: the same result as the file, read only up to the length given, and a
+ * refused text leaves the defaults. */
+START_TEST(test_parse_text)
+{
+    static const char text[] = "; comment\n[Limits]\nMaxStepsPerHour=7\nMaxSlewSeconds=0.25\n"
+                               "MaxFrequencyPPM=oops";
+    write_conf(text);
+    struct helper_limits from_file, from_text;
+    g_autoptr(GError) error = NULL;
+    ck_assert(!limits_config_load(path, FALSE, &from_file, &error));
+    g_clear_error(&error);
+    ck_assert(!limits_config_parse("x.conf", text, strlen(text), &from_text, &error));
+    ck_assert_msg(g_str_has_prefix(error->message, "x.conf:5: [Limits] MaxFrequencyPPM"), "%s",
+                  error->message);
+    struct helper_limits defaults = helper_limits_default();
+    ck_assert(limits_equal(&from_text, &defaults));
+    g_clear_error(&error);
+
+    gsize len = strlen(text) - strlen("MaxFrequencyPPM=oops");
+    ck_assert(limits_config_parse("x.conf", text, len, &from_text, &error));
+    ck_assert_int_eq(from_text.max_steps_per_hour, 7);
+    ck_assert_int_eq(from_text.max_slew_ns, SEC / 4);
+    ck_assert_int_eq(text[0], ';');
+    g_autofree char *head = g_strndup(text, len);
+    write_conf(head);
+    ck_assert(limits_config_load(path, FALSE, &from_file, &error));
+    ck_assert(limits_equal(&from_file, &from_text));
+}
+END_TEST
+
 START_TEST(test_format_seconds)
 {
     g_autofree char *a = limits_config_format_seconds(SEC / 2);
@@ -215,6 +245,7 @@ static Suite *limits_config_suite(void)
     tcase_add_test(tc, test_structure_errors);
     tcase_add_test(tc, test_writable_by_others_refused);
     tcase_add_test(tc, test_format_seconds);
+    tcase_add_test(tc, test_parse_text);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1168,12 +1168,57 @@ START_TEST(test_system_ids_from_files)
 }
 END_TEST
 
+/* The parse halves read the bytes of a saved file as the loads do, with the machine and
+ * boot IDs given instead of the store's, and the same errors. */
+START_TEST(test_parse_from_bytes)
+{
+    struct state_source saved, parsed;
+    make_source(&saved, 3);
+    save_source_ok(&saved);
+    gsize len = 0;
+    g_autofree char *text = read_state_file(SOURCE_FILE, &len);
+    g_autoptr(GError) error = NULL;
+    ck_assert_msg(
+        state_store_parse_source("copy.json", text, len, MACHINE_A, HOST, PORT, &parsed, &error),
+        "%s", error ? error->message : "");
+    assert_sources_eq(&saved, &parsed);
+    state_source_clear(&parsed);
+    ck_assert(
+        !state_store_parse_source("copy.json", text, len, MACHINE_B, HOST, PORT, &parsed, &error));
+    ck_assert(g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_FOREIGN_MACHINE));
+    ck_assert(g_str_has_prefix(error->message, "copy.json: "));
+    ck_assert_ptr_null(parsed.host);
+    g_clear_error(&error);
+    ck_assert(!state_store_parse_source("copy.json", text, len / 2, MACHINE_A, HOST, PORT, &parsed,
+                                        &error));
+    ck_assert(g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_TRUNCATED));
+    g_clear_error(&error);
+    state_source_clear(&saved);
+
+    save_agent_ok(3.5, TRUE);
+    g_autofree char *agent_text = read_state_file("agent.json", &len);
+    struct state_agent agent;
+    ck_assert(
+        state_store_parse_agent("a.json", agent_text, len, MACHINE_A, BOOT_1, &agent, &error));
+    ck_assert(agent.frequency_ppm == 3.5);
+    ck_assert(agent.boot_window_closed);
+    state_agent_clear(&agent);
+    /* Another boot: the window opens again, as on a load after a reboot. */
+    ck_assert(
+        state_store_parse_agent("a.json", agent_text, len, MACHINE_A, BOOT_2, &agent, &error));
+    ck_assert(!agent.boot_window_closed);
+    ck_assert_str_eq(agent.boot_id, BOOT_1);
+    state_agent_clear(&agent);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *suite = suite_create("state-store");
     TCase *tc = tcase_create("state-store");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_source_round_trip);
+    tcase_add_test(tc, test_parse_from_bytes);
     tcase_add_test(tc, test_agent_round_trip);
     tcase_add_test(tc, test_agent_boot_window_by_boot_id);
     tcase_add_test(tc, test_agent_tiny_frequency);
