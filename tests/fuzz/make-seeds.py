@@ -174,8 +174,9 @@ BOOT_ID = "01234567-89ab-cdef-0123-456789abcdef"
 OTHER_BOOT = "fedcba98-7654-3210-fedc-ba9876543210"
 
 
-def state_json(selector, obj):
-    return bytes([selector]) + json.dumps(obj, indent=2).encode() + b"\n"
+def state_json(selector, obj, compact=False):
+    text = json.dumps(obj, separators=(",", ":")) if compact else json.dumps(obj, indent=2)
+    return bytes([selector]) + text.encode() + b"\n"
 
 
 def agent_state(**changes):
@@ -220,7 +221,8 @@ def boot_record(**changes):
 
 
 def state_seeds():
-    full_ring = [{"id": "r%d" % i, "rule": "slew-within-limits", "limit": 1, "value": 1}
+    # Compact, to stay within the 4096 bytes the fuzzer is run with.
+    full_ring = [{"id": "r%d" % i, "rule": "step-approved", "limit": 1, "value": 1}
                  for i in range(64)]
     return {
         "agent": state_json(0, agent_state()),
@@ -247,7 +249,8 @@ def state_seeds():
         "boot-fresh": state_json(2, boot_record(
             boot_window_open=True, steps_this_boot=0, steps=[], slews=[], requests=[],
             last_request=None, approval=None, floor_written_boottime_ns=None)),
-        "boot-full-ring": state_json(2, boot_record(requests=full_ring)),
+        "boot-full-ring": state_json(2, boot_record(requests=full_ring, steps=[], approval=None),
+                                     compact=True),
         "boot-other": state_json(2, boot_record(boot_id=OTHER_BOOT)),
         "boot-damaged": state_json(2, boot_record(steps_this_boot=-1)),
         "boot-bad-id": state_json(2, boot_record(
