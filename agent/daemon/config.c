@@ -18,6 +18,8 @@
 
 #include <glib/gi18n.h>
 
+#include "keyfile-lines.h"
+
 #define NS_PER_SEC_F        1e9
 #define MAX_FILE_SIZE       (1024 * 1024)
 #define MAX_QUOTED_CHARS    80
@@ -392,9 +394,32 @@ static gboolean check_key_name(const char *file, guint line, const char *group, 
     return FALSE;
 }
 
-/* The line by line pass. Rewrites ";" comment lines to "#" in text, because GKeyFile
- * knows only "#" comments. Follows GKeyFile's own reading of a line: leading whitespace
- * ignored, "[name]" with optional blanks after it, "key = value" around the first "=". */
+static void set_line_error(GError **error, const char *file, guint line,
+                           enum keyfile_line_error bad, const char *text)
+{
+    g_autofree char *quoted = quote(text);
+    switch (bad) {
+    case KEYFILE_LINE_NUL:
+        set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("contains a NUL byte"));
+        return;
+    case KEYFILE_LINE_TOO_LONG:
+        set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("longer than %d bytes"),
+                  KEYFILE_LINE_MAX);
+        return;
+    case KEYFILE_LINE_BAD_GROUP:
+        set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
+                  _("%s is not a group header: expected [NAME] alone on the line"), quoted);
+        return;
+    case KEYFILE_LINE_OK:
+    case KEYFILE_LINE_NOT_KEY_VALUE:
+        break;
+    }
+    set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
+              _("%s is not a [group], a key=value line or a comment"), quoted);
+}
+
+/* The line by line pass (core/keyfile-lines.c, which also rewrites ";" comments to "#"
+ * in text for GKeyFile): groups and keys known, none twice, each with its line. */
 static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
 {
     g_autoptr(GPtrArray) groups =
@@ -402,46 +427,30 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
     g_autoptr(GHashTable) group_lines = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GHashTable) key_lines = NULL; /* of the current group */
     struct scanned_group *group = NULL;
-    gsize pos = 0;
 
-    for (guint line = 1; pos < len; line++) {
-        char *start = text + pos;
-        char *newline = memchr(start, '\n', len - pos);
-        gsize line_len = newline != NULL ? (gsize)(newline - start) : len - pos;
-        pos += line_len + (newline != NULL ? 1 : 0);
-
-        if (memchr(start, '\0', line_len) != NULL) {
-            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("contains a NUL byte"));
-            return NULL;
+    struct keyfile_lines reader;
+    keyfile_lines_init(&reader, text, len);
+    g_autofree struct keyfile_line *l = g_new(struct keyfile_line, 1);
+    enum keyfile_line_error bad;
+    for (;;) {
+        gboolean more = keyfile_lines_next(&reader, l, &bad);
+        guint line = l->number;
+        if (!more && bad == KEYFILE_LINE_OK) {
+            break;
         }
-        if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
+        if (bad != KEYFILE_LINE_NUL && !g_utf8_validate(l->raw, (gssize)l->raw_len, NULL)) {
             set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line, _("not valid UTF-8"));
             return NULL;
         }
-        g_autofree char *copy = g_strndup(start, line_len);
-        char *p = copy;
-        while (g_ascii_isspace(*p)) {
-            p++;
+        if (!more) {
+            set_line_error(error, file, line, bad, l->trimmed);
+            return NULL;
         }
-        g_strchomp(p);
-
-        if (*p == '\0' || *p == '#') {
+        if (l->kind == KEYFILE_LINE_BLANK) {
             continue;
         }
-        if (*p == ';') {
-            start[p - copy] = '#';
-            continue;
-        }
-        if (*p == '[') {
-            char *end = strchr(p, ']');
-            if (end == NULL || end[1] != '\0') {
-                g_autofree char *quoted = quote(p);
-                set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
-                          _("%s is not a group header: expected [NAME] alone on the line"), quoted);
-                return NULL;
-            }
-            *end = '\0';
-            const char *name = p + 1;
+        if (l->kind == KEYFILE_LINE_GROUP) {
+            const char *name = l->name;
             gboolean valid = *name != '\0';
             for (const char *c = name; *c != '\0'; c++) {
                 valid = valid && *c != '[' && !g_ascii_iscntrl(*c);
@@ -472,16 +481,7 @@ static GPtrArray *scan(const char *file, char *text, gsize len, GError **error)
             key_lines = g_hash_table_new(g_str_hash, g_str_equal);
             continue;
         }
-
-        char *equals = strchr(p, '=');
-        if (equals == NULL || equals == p) {
-            g_autofree char *quoted = quote(p);
-            set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,
-                      _("%s is not a [group], a key=value line or a comment"), quoted);
-            return NULL;
-        }
-        *equals = '\0';
-        g_strchomp(p);
+        char *p = l->name;
         if (group == NULL) {
             g_autofree char *quoted = quote(p);
             set_error(error, GNOMON_CONFIG_ERROR_SYNTAX, file, line,

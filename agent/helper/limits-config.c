@@ -13,6 +13,8 @@
 
 #include <glib/gi18n.h>
 
+#include "keyfile-lines.h"
+
 #define MAX_FILE_SIZE    (64 * 1024)
 #define MAX_QUOTED_CHARS 60
 #define GROUP            "Limits"            /* the messages spell it out: "[Limits]" */
@@ -345,53 +347,61 @@ static gboolean read_file(const char *path, gboolean missing_ok, GByteArray **co
     return TRUE;
 }
 
-/* One pass over the lines: structure, duplicates and names, with each key's line. ";"
- * comment lines are rewritten to "#" (GKeyFile knows only "#"). */
+static void set_line_error(GError **error, const char *path, guint line,
+                           enum keyfile_line_error bad, const char *text)
+{
+    g_autofree char *quoted = quote(text);
+    switch (bad) {
+    case KEYFILE_LINE_NUL:
+        set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("contains a NUL byte"));
+        return;
+    case KEYFILE_LINE_TOO_LONG:
+        set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("longer than %d bytes"),
+                  KEYFILE_LINE_MAX);
+        return;
+    case KEYFILE_LINE_BAD_GROUP:
+        set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
+                  /* TRANSLATORS: keep [Limits] as it is. */
+                  _("%s is not a group header: expected [Limits] alone on the line"), quoted);
+        return;
+    case KEYFILE_LINE_OK:
+    case KEYFILE_LINE_NOT_KEY_VALUE:
+        break;
+    }
+    set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
+              _("%s is not a [group], a key=value line or a comment"), quoted);
+}
+
+/* One pass over the lines (core/keyfile-lines.c, which also rewrites ";" comments to "#"
+ * for GKeyFile): the one group, known keys, none twice, with each key's line. */
 static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS], GError **error)
 {
     gboolean in_group = FALSE;
     guint group_line = 0;
-    gsize pos = 0;
-    for (guint line = 1; pos < len; line++) {
-        char *start = text + pos;
-        char *newline = memchr(start, '\n', len - pos);
-        gsize line_len = newline != NULL ? (gsize)(newline - start) : len - pos;
-        pos += line_len + (newline != NULL ? 1 : 0);
-
-        if (memchr(start, '\0', line_len) != NULL) {
-            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("contains a NUL byte"));
-            return FALSE;
+    struct keyfile_lines reader;
+    keyfile_lines_init(&reader, text, len);
+    g_autofree struct keyfile_line *l = g_new(struct keyfile_line, 1);
+    enum keyfile_line_error bad;
+    for (;;) {
+        gboolean more = keyfile_lines_next(&reader, l, &bad);
+        guint line = l->number;
+        if (!more && bad == KEYFILE_LINE_OK) {
+            break;
         }
-        if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
+        if (bad != KEYFILE_LINE_NUL && !g_utf8_validate(l->raw, (gssize)l->raw_len, NULL)) {
             set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line, _("not valid UTF-8"));
             return FALSE;
         }
-        g_autofree char *copy = g_strndup(start, line_len);
-        char *p = copy;
-        while (g_ascii_isspace(*p)) {
-            p++;
+        if (!more) {
+            set_line_error(error, path, line, bad, l->trimmed);
+            return FALSE;
         }
-        g_strchomp(p);
-        if (*p == '\0' || *p == '#') {
+        if (l->kind == KEYFILE_LINE_BLANK) {
             continue;
         }
-        if (*p == ';') {
-            start[p - copy] = '#';
-            continue;
-        }
-        if (*p == '[') {
-            char *end = strchr(p, ']');
-            if (end == NULL || end[1] != '\0') {
-                g_autofree char *quoted = quote(p);
-                set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
-                          /* TRANSLATORS: keep [Limits] as it is. */
-                          _("%s is not a group header: expected [Limits] alone on the line"),
-                          quoted);
-                return FALSE;
-            }
-            *end = '\0';
-            if (strcmp(p + 1, GROUP) != 0) {
-                g_autofree char *quoted = quote(p + 1);
+        if (l->kind == KEYFILE_LINE_GROUP) {
+            if (strcmp(l->name, GROUP) != 0) {
+                g_autofree char *quoted = quote(l->name);
                 set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
                           _("unknown group %s (the only group is [Limits])"), quoted);
                 return FALSE;
@@ -405,23 +415,14 @@ static gboolean scan(const char *path, char *text, gsize len, guint lines[N_KEYS
             in_group = TRUE;
             continue;
         }
-        char *equals = strchr(p, '=');
-        if (equals == NULL || equals == p) {
-            g_autofree char *quoted = quote(p);
-            set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
-                      _("%s is not a [group], a key=value line or a comment"), quoted);
-            return FALSE;
-        }
-        *equals = '\0';
-        g_strchomp(p);
-        g_autofree char *quoted = quote(p);
+        g_autofree char *quoted = quote(l->name);
         if (!in_group) {
             set_error(error, LIMITS_CONFIG_ERROR_SYNTAX, path, line,
                       _("key %s comes before [Limits]"), quoted);
             return FALSE;
         }
         enum limit_key key;
-        if (!find_key(p, &key)) {
+        if (!find_key(l->name, &key)) {
             set_error(error, LIMITS_CONFIG_ERROR_UNKNOWN, path, line,
                       _("unknown key %s in [Limits]"), quoted);
             return FALSE;
