@@ -22,21 +22,22 @@
 
 #include "nts-ke-records.h"
 
-#define STATE_VERSION      1
-#define AGENT_FILE         "agent.json"
-#define LOCK_FILE          "lock"
-#define SOURCE_PREFIX      "source-"
-#define SOURCE_SUFFIX      ".json"
-#define TEMP_PREFIX        ".tmp-" /* removed at open: only a crash leaves one behind */
-#define TEMP_ATTEMPTS      16
-#define MACHINE_ID_LEN     32
-#define BOOT_ID_LEN        36
-#define MAX_HOST_LEN       255
-#define MAX_UNIX_TIME      G_GINT64_CONSTANT(253402300799) /* 9999-12-31T23:59:59Z */
-#define MIN_WRITTEN_FREQ   1e-4 /* smaller ones would be written with an exponent */
-#define PRIVATE_FILE_MODE  0600
-#define PRIVATE_DIR_MODE   0700
-#define OTHERS_ACCESS_MASK (S_IRWXG | S_IRWXO)
+#define STATE_VERSION       1
+#define AGENT_FILE          "agent.json"
+#define LOCK_FILE           "lock"
+#define SOURCE_PREFIX       "source-"
+#define SOURCE_SUFFIX       ".json"
+#define TEMP_PREFIX         ".tmp-" /* removed at open: only a crash leaves one behind */
+#define TEMP_ATTEMPTS       16
+#define MACHINE_ID_LEN      32
+#define BOOT_ID_LEN         36
+#define MAX_HOST_LEN        255
+#define MAX_UNIX_TIME       G_GINT64_CONSTANT(253402300799) /* 9999-12-31T23:59:59Z */
+#define MIN_WRITTEN_FREQ    1e-4 /* smaller ones would be written with an exponent */
+#define PRIVATE_FILE_MODE   0600
+#define PRIVATE_DIR_MODE    0700
+#define OTHERS_ACCESS_MASK  (S_IRWXG | S_IRWXO)
+#define MAX_JSON_CONTAINERS 1024 /* a file holds 2 */
 
 G_DEFINE_QUARK(gnomon - state - store - error - quark, state_store_error)
 
@@ -576,6 +577,21 @@ static gboolean looks_truncated(const char *text, size_t len)
     return !anything || in_string || depth > 0;
 }
 
+/* Whether TEXT could hold more than MAX_JSON_CONTAINERS arrays and objects. json-glib
+ * parses nested ones by recursion, so some ten thousand "[" would exhaust the stack. Every
+ * "[" and "{" byte counts, in strings too: the count bounds the depth whatever json-glib's
+ * tokenizer (which also takes single-quoted strings and comments) makes of the rest. */
+static gboolean too_many_containers(const char *text, size_t len)
+{
+    size_t containers = 0;
+    for (size_t i = 0; i < len; i++) {
+        if ((text[i] == '[' || text[i] == '{') && ++containers > MAX_JSON_CONTAINERS) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static gboolean read_small_file(int fd, const char *path, char **contents, size_t *len,
                                 GError **error)
 {
@@ -628,6 +644,11 @@ static void set_syntax_error(GError **error, const char *path, const GError *par
 static JsonParser *parse_json(const char *path, const char *contents, size_t len,
                               JsonObject **object, GError **error)
 {
+    if (too_many_containers(contents, len)) {
+        set_error(error, STATE_STORE_ERROR_SYNTAX, path, "more than %d arrays and objects",
+                  MAX_JSON_CONTAINERS);
+        return NULL;
+    }
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) parse_error = NULL;
     gboolean ok = json_parser_load_from_data(parser, contents, (gssize)len, &parse_error);
@@ -1196,8 +1217,16 @@ static gboolean read_agent(const char *machine_id, const char *boot_id_now, cons
         !get_bool(r, "boot_window_closed", &closed, error)) {
         return FALSE;
     }
+    /* Optional: files from before it existed count as "not synced". */
+    gboolean synced = FALSE;
+    if (json_object_has_member(r->object, "synced_this_boot") &&
+        !get_bool(r, "synced_this_boot", &synced, error)) {
+        return FALSE;
+    }
     out->boot_id = g_ascii_strdown(boot_id, -1);
-    out->boot_window_closed = closed && strcmp(out->boot_id, boot_id_now) == 0;
+    gboolean this_boot = strcmp(out->boot_id, boot_id_now) == 0;
+    out->boot_window_closed = closed && this_boot;
+    out->synced_this_boot = synced && this_boot;
     return TRUE;
 }
 
@@ -1253,6 +1282,8 @@ gboolean state_store_save_agent(struct state_store *store, const struct state_ag
     add_int(builder, "last_sync_unix", agent->last_sync_unix);
     json_builder_set_member_name(builder, "boot_window_closed");
     json_builder_add_boolean_value(builder, agent->boot_window_closed);
+    json_builder_set_member_name(builder, "synced_this_boot");
+    json_builder_add_boolean_value(builder, agent->synced_this_boot);
     return write_json(store, AGENT_FILE, builder, error);
 }
 

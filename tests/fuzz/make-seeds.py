@@ -260,6 +260,11 @@ def state_seeds():
             slews=[{"boottime_ns": 2 ** 63 - 1, "amount_ns": -2 ** 63}],
             approval={"offset_ns": -2 ** 63, "tolerance_ns": 2 ** 63 - 1,
                       "expiry_boottime_ns": 2 ** 63 - 1})),
+        # Nesting as deep as each reader's size limit allows (64 KiB, 256 KiB), longer than
+        # the fuzzer's inputs: json-glib parses it by recursion, and the boot record's
+        # 80000 levels overflowed the stack. Both readers now refuse such files first.
+        "agent-deep-nesting": b"\x00" + b"[" * 65000,
+        "boot-deep-nesting": b"\x02" + b"{\"a\":[" * 40000,
         "floor": b"\x031764000000\n",
         "floor-negative": b"\x03 -5 \n",
         "floor-garbage": b"\x03yesterday\n",

@@ -376,6 +376,44 @@ START_TEST(test_agent_boot_window_by_boot_id)
 }
 END_TEST
 
+/* "Synced this boot" holds within the boot it was written in, and is absent from older
+ * files (read as not synced). */
+START_TEST(test_agent_synced_this_boot_by_boot_id)
+{
+    struct state_agent synced = {.frequency_ppm = 1.0, .synced_this_boot = TRUE};
+    ck_assert(state_store_save_agent(store, &synced, NULL));
+    struct state_agent agent;
+    ck_assert(state_store_load_agent(store, &agent, NULL));
+    ck_assert(agent.synced_this_boot);
+    state_agent_clear(&agent);
+    reopen(&ids_a2);
+    ck_assert(state_store_load_agent(store, &agent, NULL));
+    ck_assert(!agent.synced_this_boot);
+    state_agent_clear(&agent);
+
+    static const char older[] =
+        "{\"version\":1,\"machine_id\":\"" MACHINE_A "\",\"boot_id\":\"" BOOT_2
+        "\",\"frequency_ppm\":0,\"time_floor_unix\":0,"
+        "\"last_sync_unix\":0,\"boot_window_closed\":false}";
+    g_autoptr(GError) error = NULL;
+    ck_assert_msg(state_store_parse_agent("agent.json", older, strlen(older), MACHINE_A, BOOT_2,
+                                          &agent, &error),
+                  "%s", error ? error->message : "");
+    ck_assert(!agent.synced_this_boot);
+    state_agent_clear(&agent);
+    g_clear_error(&error);
+    static const char wrong[] =
+        "{\"version\":1,\"machine_id\":\"" MACHINE_A "\",\"boot_id\":\"" BOOT_2
+        "\",\"frequency_ppm\":0,\"time_floor_unix\":0,"
+        "\"last_sync_unix\":0,\"boot_window_closed\":false,"
+        "\"synced_this_boot\":\"yes\"}";
+    ck_assert(!state_store_parse_agent("agent.json", wrong, strlen(wrong), MACHINE_A, BOOT_2,
+                                       &agent, &error));
+    ck_assert(g_error_matches(error, STATE_STORE_ERROR, STATE_STORE_ERROR_TYPE));
+    ck_assert_ptr_nonnull(strstr(error->message, "synced_this_boot"));
+}
+END_TEST
+
 /* json-glib 1.6 writes 3e-05 as "3.0000000000000001e-05.0", which it cannot read back. */
 START_TEST(test_agent_tiny_frequency)
 {
@@ -622,6 +660,21 @@ START_TEST(test_truncated)
     expect_source_error(STATE_STORE_ERROR_TRUNCATED);
     write_state_file(SOURCE_FILE, " \n", -1, 0600);
     expect_source_error(STATE_STORE_ERROR_TRUNCATED);
+}
+END_TEST
+
+/* A file within the size limit but nested some 65000 deep is refused before json-glib
+ * parses it by recursion (the helper's larger boot record overflowed the stack that way). */
+START_TEST(test_deep_nesting)
+{
+    gsize len = STATE_STORE_MAX_FILE_SIZE - 16;
+    g_autofree char *text = g_malloc(len);
+    memset(text, '[', len);
+    write_state_file("agent.json", text, (gssize)len, 0600);
+    expect_agent_error(STATE_STORE_ERROR_SYNTAX);
+    memset(text, '{', len);
+    write_state_file(SOURCE_FILE, text, (gssize)len, 0600);
+    expect_source_error(STATE_STORE_ERROR_SYNTAX);
 }
 END_TEST
 
@@ -1221,6 +1274,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_parse_from_bytes);
     tcase_add_test(tc, test_agent_round_trip);
     tcase_add_test(tc, test_agent_boot_window_by_boot_id);
+    tcase_add_test(tc, test_agent_synced_this_boot_by_boot_id);
     tcase_add_test(tc, test_agent_tiny_frequency);
     tcase_add_test(tc, test_take_cookie_rewrites_file_first);
     tcase_add_test(tc, test_take_cookie_until_empty);
@@ -1235,6 +1289,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_missing_files);
     tcase_add_test(tc, test_truncated);
     tcase_add_test(tc, test_not_json);
+    tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_wrong_type);
     tcase_add_test(tc, test_wrong_version);
     tcase_add_test(tc, test_bad_base64);
