@@ -210,6 +210,7 @@ static void save_agent_state(struct agent *a)
         .time_floor_unix = a->discipline.time_floor_unix_ns / NS_PER_SEC,
         .last_sync_unix = (gint64)(a->status.last_sync_usec / G_USEC_PER_SEC),
         .boot_window_closed = !a->discipline.boot_window_open,
+        .synced_this_boot = a->synced_this_boot,
     };
     g_autoptr(GError) error = NULL;
     if (!state_store_save_agent(a->store, &st, &error))
@@ -804,6 +805,8 @@ static void restore_state(struct agent *a)
                     have_saved ? saved.frequency_ppm : 0.0, floor);
     if (have_saved)
         a->status.last_sync_usec = (guint64)saved.last_sync_unix * G_USEC_PER_SEC;
+    /* The untrusted-clock rule ends with the boot's first sync, not with this process. */
+    a->synced_this_boot = have_saved && saved.synced_this_boot;
     state_agent_clear(&saved);
 }
 

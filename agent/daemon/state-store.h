@@ -68,6 +68,9 @@ struct state_agent {
     /* On load: TRUE only when the file says so AND was written during the current boot (same
      * boot ID), so a restarted agent does not reopen the boot window and a reboot does. */
     gboolean boot_window_closed;
+    /* The same for "a correction was accepted this boot": until then the untrusted-clock
+     * rule may apply (clock-policy.md); a restarted agent must not apply it again. */
+    gboolean synced_this_boot;
     /* On load: the boot ID the file was written in (for messages). Ignored on save: the
      * store always writes the current boot ID. */
     char *boot_id;
