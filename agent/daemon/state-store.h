@@ -9,8 +9,8 @@
 
 #include "nts-cookie.h"
 
-#define STATE_STORE_KEY_LEN              32 /* AEAD_AES_SIV_CMAC_256 (RFC 8915 §5.1) */
-#define STATE_STORE_MAX_FILE_SIZE        (64 * 1024)
+#define STATE_STORE_KEY_LEN              32    /* AEAD_AES_SIV_CMAC_256 (RFC 8915 §5.1) */
+#define STATE_STORE_MAX_FILE_SIZE        65536 /* 64 KiB */
 #define STATE_STORE_MAX_FREQUENCY_PPM    500.0 /* the kernel's limit (MAXFREQ) */
 #define STATE_STORE_DEFAULT_MACHINE_ID   "/etc/machine-id"
 #define STATE_STORE_DEFAULT_BOOT_ID      "/proc/sys/kernel/random/boot_id"

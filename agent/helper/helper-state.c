@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_BOOT_FILE_SIZE  (256 * 1024)
+#define MAX_BOOT_FILE_SIZE  262144 /* 256 KiB */
 #define MAX_FLOOR_FILE_SIZE 64
 #define MAX_JSON_CONTAINERS 1024 /* a record holds at most 200 */
 

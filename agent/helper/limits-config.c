@@ -15,19 +15,12 @@
 
 #include "keyfile-lines.h"
 
-#define MAX_FILE_SIZE    (64 * 1024)
+#define MAX_FILE_SIZE    65536 /* 64 KiB */
 #define MAX_QUOTED_CHARS 60
 #define GROUP            "Limits"            /* the messages spell it out: "[Limits]" */
 #define MAX_WHOLE_SECS   INT64_C(9223372035) /* so that seconds * 1e9 + fraction fits */
 
 G_DEFINE_QUARK(gnomon - limits - config - error - quark, limits_config_error)
-
-enum key_kind {
-    KIND_SECONDS,     /* finite, >= min */
-    KIND_SECONDS_INF, /* or "inf" */
-    KIND_PPM,
-    KIND_COUNT,
-};
 
 enum limit_key {
     KEY_MAX_SLEW,
@@ -47,20 +40,19 @@ enum limit_key {
  * [min, max]. The slew and frequency bounds are the kernel's (helper-policy.h). */
 static const struct {
     const char *name;
-    enum key_kind kind;
     gint64 min;
     gint64 max;
 } keys[N_KEYS] = {
-    [KEY_MAX_SLEW] = {"MaxSlewSeconds", KIND_SECONDS, 0, HELPER_POLICY_KERNEL_MAX_SLEW_NS},
-    [KEY_MAX_SLEW_PER_HOUR] = {"MaxSlewPerHourSeconds", KIND_SECONDS, 0, 0},
-    [KEY_MAX_FREQUENCY] = {"MaxFrequencyPPM", KIND_PPM, 0, 500},
-    [KEY_MAX_STEP] = {"MaxStepSeconds", KIND_SECONDS_INF, 0, 0},
-    [KEY_BOOT_MAX_STEP] = {"BootMaxStepSeconds", KIND_SECONDS_INF, 0, 0},
-    [KEY_MAX_STEPS_PER_HOUR] = {"MaxStepsPerHour", KIND_COUNT, 0, HELPER_POLICY_MAX_STEPS},
-    [KEY_MAX_MEASUREMENT_AGE] = {"MaxMeasurementAgeSeconds", KIND_SECONDS, 1, 0},
-    [KEY_APPROVAL_LIFETIME] = {"ApprovalLifetimeSeconds", KIND_SECONDS, 1, 0},
-    [KEY_FLOOR_LAG] = {"FloorLagSeconds", KIND_SECONDS, 0, 0},
-    [KEY_MAX_YEARS_AFTER_BUILD] = {"MaxYearsAfterBuild", KIND_COUNT, 1, 200},
+    [KEY_MAX_SLEW] = {"MaxSlewSeconds", 0, HELPER_POLICY_KERNEL_MAX_SLEW_NS},
+    [KEY_MAX_SLEW_PER_HOUR] = {"MaxSlewPerHourSeconds", 0, 0},
+    [KEY_MAX_FREQUENCY] = {"MaxFrequencyPPM", 0, 500},
+    [KEY_MAX_STEP] = {"MaxStepSeconds", 0, 0},
+    [KEY_BOOT_MAX_STEP] = {"BootMaxStepSeconds", 0, 0},
+    [KEY_MAX_STEPS_PER_HOUR] = {"MaxStepsPerHour", 0, HELPER_POLICY_MAX_STEPS},
+    [KEY_MAX_MEASUREMENT_AGE] = {"MaxMeasurementAgeSeconds", 1, 0},
+    [KEY_APPROVAL_LIFETIME] = {"ApprovalLifetimeSeconds", 1, 0},
+    [KEY_FLOOR_LAG] = {"FloorLagSeconds", 0, 0},
+    [KEY_MAX_YEARS_AFTER_BUILD] = {"MaxYearsAfterBuild", 1, 200},
 };
 
 /* Text from the file, fit for a one-line message. */

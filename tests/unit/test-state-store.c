@@ -693,6 +693,9 @@ START_TEST(test_not_json)
     g_autofree char *message = expect_source_error_message(STATE_STORE_ERROR_SYNTAX);
     ck_assert_msg(strstr(message, "SECRET") == NULL, "%s", message);
     ck_assert_msg(strstr(message, "line 1, column") != NULL, "%s", message);
+    write_state_file(SOURCE_FILE, "{\n\n  \"version\": 1,\n  \"c2s_key\": SECRET}", -1, 0600);
+    g_autofree char *later = expect_source_error_message(STATE_STORE_ERROR_SYNTAX);
+    ck_assert_msg(strstr(later, "line 4, column ") != NULL, "%s", later);
 }
 END_TEST
 
