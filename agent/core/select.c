@@ -240,7 +240,9 @@ struct select_result select_run(const struct select_candidate *candidates, size_
     }
     if (candidates == NULL || params == NULL || n == 0)
         return r;
-    size_t examined = n < SELECT_MAX_CANDIDATES ? n : SELECT_MAX_CANDIDATES;
+    size_t examined = n;
+    if (examined > SELECT_MAX_CANDIDATES)
+        examined = SELECT_MAX_CANDIDATES; /* not a ?: expression: cppcheck 2.10 misreads it */
 
     /* One vote per address (clock-policy.md: the same NTP address counts once): the twin
      * with the smaller root distance votes, the earlier one on a tie. */

@@ -165,7 +165,7 @@ static gboolean check_timex(const struct timex *tx, GError **error)
     const char *problem = NULL;
     if ((tx->modes & ADJ_SETOFFSET) &&
         (tx->time.tv_usec < 0 ||
-         tx->time.tv_usec >= (tx->modes & ADJ_NANO ? 1000000000 : 1000000))) {
+         tx->time.tv_usec >= ((tx->modes & ADJ_NANO) ? 1000000000 : 1000000))) {
         problem = "ADJ_SETOFFSET with time.tv_usec out of range";
     } else if ((tx->modes & ADJ_OFFSET) &&
                (tx->offset > KERNEL_MAX_PHASE_NS || tx->offset < -KERNEL_MAX_PHASE_NS)) {

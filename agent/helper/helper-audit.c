@@ -258,7 +258,9 @@ void helper_audit_journal(const struct helper_answer *answer, const char *messag
     g_ptr_array_add(fields, g_strdup_printf("BACKEND=%s", backend_name));
 
     struct iovec iov[MAX_FIELDS];
-    guint n = MIN(fields->len, MAX_FIELDS);
+    guint n = fields->len;
+    if (n > MAX_FIELDS)
+        n = MAX_FIELDS; /* not MIN(): cppcheck 2.10 takes n for 0 after it */
     for (guint i = 0; i < n; i++) {
         iov[i].iov_base = fields->pdata[i];
         iov[i].iov_len = strlen(fields->pdata[i]);

@@ -200,7 +200,8 @@ static void emit_property_changes(struct helper_service *service)
     if (now.steps_this_boot != old->steps_this_boot) {
         CHANGED("StepsThisBoot");
     }
-    if (strcmp(now.last_id, old->last_id) != 0 || strcmp(now.last_verdict, old->last_verdict)) {
+    if (strcmp(now.last_id, old->last_id) != 0 ||
+        strcmp(now.last_verdict, old->last_verdict) != 0) {
         CHANGED("LastRequest");
     }
     if (now.approval_offset_ns != old->approval_offset_ns ||
