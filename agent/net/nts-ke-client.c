@@ -225,7 +225,9 @@ static gboolean start_tls(struct nts_ke_client *ke)
     return TRUE;
 }
 
-static void finish_connect(struct nts_ke_client *ke)
+/* TRUE once connected with TLS set up (STAGE_HANDSHAKE): drive() goes on; FALSE while
+ * waiting, after moving on to the next address, or on failure. */
+static gboolean finish_connect(struct nts_ke_client *ke)
 {
     int so_error = 0;
     socklen_t len = sizeof(so_error);
@@ -233,21 +235,20 @@ static void finish_connect(struct nts_ke_client *ke)
         so_error = errno;
     if (so_error == EINPROGRESS) {
         wait_for(ke, G_IO_OUT);
-        return;
+        return FALSE;
     }
     if (so_error != 0) {
         g_string_append_printf(ke->connect_errors, "%s%s: %s", ke->connect_errors->len ? "; " : "",
                                ke->result.address, g_strerror(so_error));
         close_connection(ke);
         try_next_address(ke);
-        return;
+        return FALSE;
     }
     if (ke->connect_timeout_source != 0) {
         g_source_remove(ke->connect_timeout_source);
         ke->connect_timeout_source = 0;
     }
-    if (start_tls(ke))
-        drive(ke);
+    return start_tls(ke);
 }
 
 static void try_next_address(struct nts_ke_client *ke)
@@ -445,10 +446,8 @@ static gboolean receive_response(struct nts_ke_client *ke)
 /* Advances the exchange as far as the socket allows. */
 static void drive(struct nts_ke_client *ke)
 {
-    if (ke->stage == STAGE_CONNECT) {
-        finish_connect(ke);
+    if (ke->stage == STAGE_CONNECT && !finish_connect(ke))
         return;
-    }
     if (ke->stage == STAGE_HANDSHAKE) {
         int rc = gnutls_handshake(ke->session);
         if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
