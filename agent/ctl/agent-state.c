@@ -101,12 +101,14 @@ static const char *json_key(const struct key_name *keys, gsize n, const char *db
     return dbus;
 }
 
-static void add_value(JsonBuilder *builder, GVariant *value)
+static void add_value(JsonBuilder *builder, GVariant *boxed)
 {
-    if (g_variant_is_of_type(value, G_VARIANT_TYPE_VARIANT)) {
-        g_autoptr(GVariant) inner = g_variant_get_variant(value);
-        add_value(builder, inner);
-        return;
+    /* Variants in variants unwrapped in a loop, not by recursion. */
+    g_autoptr(GVariant) value = g_variant_ref(boxed);
+    while (g_variant_is_of_type(value, G_VARIANT_TYPE_VARIANT)) {
+        GVariant *inner = g_variant_get_variant(value);
+        g_variant_unref(value);
+        value = inner;
     }
     switch (g_variant_classify(value)) {
     case G_VARIANT_CLASS_BOOLEAN:
@@ -187,5 +189,5 @@ void ctl_json_print(JsonBuilder *builder, gboolean one_line)
     }
     g_autofree char *text = json_generator_to_data(generator, NULL);
     printf("%s\n", text);
-    fflush(stdout);
+    (void)fflush(stdout); /* a failure stays in stdout's error indicator: main() reports it */
 }

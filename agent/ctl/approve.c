@@ -37,7 +37,7 @@ int ctl_approve_step(struct ctl *ctl)
     if (!ctl->options.no_ask_password && isatty(STDIN_FILENO) && geteuid() != 0) {
         /* Before polkit asks for a password: what the password is for. */
         printf(_("Approving a step of %s (± %s).\n"), step, tolerance);
-        fflush(stdout);
+        (void)fflush(stdout); /* a failure stays in stdout's error indicator */
     }
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) reply =

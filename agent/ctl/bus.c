@@ -20,7 +20,9 @@ void ctl_message(const char *format, ...)
     va_start(args, format);
     g_autofree char *message = g_strdup_vprintf(format, args);
     va_end(args);
-    fflush(stdout);
+    /* stdout first, so the two streams keep their order on a terminal; a failed write
+     * stays in stdout's error indicator, which main() reports. */
+    (void)fflush(stdout);
     fprintf(stderr, "gnomonctl: %s\n", message);
 }
 

@@ -52,7 +52,7 @@ static void append_large(GString *out, guint64 abs_ns)
         return;
     }
     guint64 minutes = (s + 30) / 60;
-    if (minutes < 24 * 60) {
+    if (minutes < (guint64)24 * 60) {
         g_string_append_printf(out, "%" G_GUINT64_FORMAT " h %" G_GUINT64_FORMAT " min",
                                minutes / 60, minutes % 60);
         return;
@@ -279,7 +279,8 @@ void ctl_table_add_row(CtlTable *table, const char *const *cells, const char *co
 
 char *ctl_table_render(const CtlTable *table, gboolean colour)
 {
-    g_autofree gsize *widths = g_new0(gsize, table->n_columns);
+    /* Freed by hand: scan-build does not see g_autofree (the cleanup attribute). */
+    gsize *widths = g_new0(gsize, table->n_columns);
     for (guint r = 0; r < table->rows->len; r++) {
         char **cells = g_ptr_array_index(table->rows, r);
         for (guint c = 0; c < table->n_columns; c++)
@@ -309,6 +310,7 @@ char *ctl_table_render(const CtlTable *table, gboolean colour)
         g_string_append_c(out, '\n');
         g_string_free(line, TRUE);
     }
+    g_free(widths);
     return g_string_free(out, FALSE);
 }
 

@@ -75,7 +75,8 @@ static gboolean parse_tolerance(const char *text, gint64 *ns)
  * gnomonctl does depends on it. */
 static void init_translations(void)
 {
-    setlocale(LC_ALL, "");
+    /* A locale that is not installed leaves the C locale: messages in English. */
+    (void)setlocale(LC_ALL, "");
     const char *dir = g_getenv("GNOMON_LOCALEDIR");
     bindtextdomain(GETTEXT_PACKAGE, dir != NULL && dir[0] != '\0' ? dir : LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
@@ -129,9 +130,8 @@ static GOptionContext *option_context(gboolean *json, gboolean *no_ask_password,
     return context;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    init_translations();
     gboolean json = FALSE, no_ask_password = FALSE, system = FALSE, version = FALSE;
     gboolean help = FALSE;
     g_autofree char *tolerance = NULL;
@@ -142,9 +142,7 @@ int main(int argc, char **argv)
         return usage_error("%s", error->message);
     if (help) {
         g_autofree char *text = g_option_context_get_help(context, TRUE, NULL);
-        fputs(text, stdout);
-        if (!g_str_has_suffix(text, "\n"))
-            fputc('\n', stdout);
+        printf("%s%s", text, g_str_has_suffix(text, "\n") ? "" : "\n");
         return CTL_EXIT_OK;
     }
     if (version) {
@@ -187,5 +185,19 @@ int main(int argc, char **argv)
     }
     int code = command->run(&ctl);
     g_object_unref(ctl.bus);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    init_translations();
+    int code = run(argc, argv);
+    /* Output that did not arrive (a full disk, a closed pipe) is a failure, not success:
+     * stdout's error indicator keeps any failed write, the flush does the last one. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        ctl_message(_("cannot write to standard output"));
+        if (code == CTL_EXIT_OK)
+            code = CTL_EXIT_FAILURE;
+    }
     return code;
 }

@@ -25,7 +25,7 @@ static void print_line(const char *text)
     g_autoptr(GDateTime) now = g_date_time_new_now_local();
     g_autofree char *time = g_date_time_format(now, "%H:%M:%S");
     printf("%s %s\n", time, text);
-    fflush(stdout);
+    (void)fflush(stdout); /* a failure stays in stdout's error indicator: main() reports it */
 }
 
 G_GNUC_PRINTF(2, 3)
@@ -97,8 +97,9 @@ static struct ctl_source *parse_sources(GVariant *list, gsize *n)
 static void print_source_changes(GVariant *before, GVariant *after, gboolean colour)
 {
     gsize n_old, n_new;
-    g_autofree struct ctl_source *old = parse_sources(before, &n_old);
-    g_autofree struct ctl_source *new = parse_sources(after, &n_new);
+    /* Freed by hand: scan-build does not see g_autofree (the cleanup attribute). */
+    struct ctl_source *old = parse_sources(before, &n_old);
+    struct ctl_source *new = parse_sources(after, &n_new);
     for (gsize i = 0; i < n_new; i++) {
         const struct ctl_source *s = &new[i];
         const struct ctl_source *was = find_source(old, n_old, s->name);
@@ -119,6 +120,8 @@ static void print_source_changes(GVariant *before, GVariant *after, gboolean col
             print_field(label, "%s", _("removed"));
         }
     }
+    g_free(new);
+    g_free(old);
 }
 
 static gboolean in(const char *name, const char *const *names)

@@ -115,7 +115,7 @@ int ctl_sources(struct ctl *ctl)
         add_row(table, &source);
     }
     g_autofree char *text = ctl_table_render(table, ctl->options.colour);
-    fputs(text, stdout);
+    (void)fputs(text, stdout); /* a failure stays in stdout's error indicator */
     ctl_agent_state_clear(&st);
     return CTL_EXIT_OK;
 }

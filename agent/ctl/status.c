@@ -32,7 +32,9 @@ struct field {
     char *value; /* owned */
 };
 
-static void add(GArray *fields, const char *label, char *value)
+/* Takes value, which the caller allocated and print_status() frees: not const. */
+static void add(GArray *fields, const char *label,
+                char *value) /* NOLINT(readability-non-const-parameter) */
 {
     struct field f = {label, value};
     g_array_append_val(fields, f);

@@ -91,7 +91,7 @@ static gboolean reap_within(GPid pid, int timeout_ms)
             return TRUE;
         if (waited >= timeout_ms)
             return FALSE;
-        g_usleep(20 * 1000);
+        g_usleep(20 * G_TIME_SPAN_MILLISECOND);
     }
 }
 

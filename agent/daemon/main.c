@@ -33,14 +33,16 @@ static void log_line(const char *domain, GLogLevelFlags level, const char *messa
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    /* A locale that is not installed leaves the C locale: messages in English. */
+    (void)setlocale(LC_ALL, "");
     /* GNOMON_LOCALEDIR: the build tree's catalogues, for tests (as gnomonctl). */
     const char *locale_dir = g_getenv("GNOMON_LOCALEDIR");
     bindtextdomain(GETTEXT_PACKAGE, locale_dir && locale_dir[0] ? locale_dir : LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
     textdomain(GETTEXT_PACKAGE);
-    /* A peer closing a connection is an error to report, never a reason to die. */
-    signal(SIGPIPE, SIG_IGN);
+    /* A peer closing a connection is an error to report, never a reason to die. (It cannot
+     * fail: the signal and the handler are valid.) */
+    (void)signal(SIGPIPE, SIG_IGN);
     g_autofree char *config_path = NULL;
     g_autofree char *state_directory = NULL;
     g_autofree char *virtual_clock = NULL;

@@ -30,7 +30,6 @@ struct query {
     StateStore *store;  /* NULL: cookies live in memory only */
     guint deadline;
     gint64 started_us;
-    gboolean decided;
 };
 
 static gboolean all_finished(const struct query *q)
@@ -195,9 +194,10 @@ static void print_text(const struct query *q, const struct select_result *r,
 static enum query_exit decide(struct query *q)
 {
     guint n = q->sources->len;
-    g_autofree struct verdict *verdicts = g_new0(struct verdict, n);
-    g_autofree struct select_candidate *candidates = g_new0(struct select_candidate, n);
-    g_autofree guint *candidate_source = g_new0(guint, n);
+    /* Freed by hand: scan-build does not see g_autofree (the cleanup attribute). */
+    struct verdict *verdicts = g_new0(struct verdict, n);
+    struct select_candidate *candidates = g_new0(struct select_candidate, n);
+    guint *candidate_source = g_new0(guint, n);
     g_autofree enum select_status *statuses = g_new0(enum select_status, n);
     g_autoptr(GPtrArray) folded = g_ptr_array_new_with_free_func(g_free);
     gint64 now = local_clock_boottime_ns();
@@ -229,7 +229,15 @@ static enum query_exit decide(struct query *q)
         print_json(q, &r, verdicts, elapsed_ms);
     else
         print_text(q, &r, verdicts, elapsed_ms);
-    fflush(stdout);
+    g_free(candidate_source);
+    g_free(candidates);
+    g_free(verdicts);
+    /* A report that did not arrive (a full disk, a closed pipe) is no answer: stdout's error
+     * indicator keeps any failed write, the flush does the last one. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        g_printerr("gnomon-agent: %s\n", _("cannot write the report to standard output"));
+        return QUERY_EXIT_FAILURE;
+    }
     return r.verdict == SELECT_CONSENSUS ? QUERY_EXIT_CONSENSUS : QUERY_EXIT_NO_CONSENSUS;
 }
 

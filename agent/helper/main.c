@@ -39,7 +39,8 @@ static int usage_error(const char *format, ...)
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    /* A locale that is not installed leaves the C locale: messages in English. */
+    (void)setlocale(LC_ALL, "");
     /* GNOMON_LOCALEDIR: the build tree's catalogues, for tests (as the agent and gnomonctl). */
     const char *locale_dir = g_getenv("GNOMON_LOCALEDIR");
     bindtextdomain(GETTEXT_PACKAGE, locale_dir && locale_dir[0] ? locale_dir : LOCALEDIR);

@@ -192,6 +192,14 @@ def check_usage(tap):
     r = run("--version")
     tap.ok(r.returncode == 0 and re.fullmatch(r"gnomonctl \d+\.\d+\.\d+\n", r.stdout),
            "--version prints the project version", r)
+    # Output that cannot be written is a failure, not success with nothing printed.
+    for args in (["--version"], ["--help"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run(gt.wrapped([CTL] + args), env=env, stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+        tap.ok(p.returncode == 1 and "cannot write to standard output" in p.stderr,
+               "%s into a full disk (/dev/full): exit 1 and says so" % args[0], p.stderr)
     for args, what in [(["frobnicate"], "unknown command"), (["--frobnicate"], "unknown option"),
                        (["status", "extra"], "an extra argument"),
                        (["sync", "--json"], "--json with sync"),

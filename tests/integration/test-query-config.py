@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """gnomon-agent with bad configurations: exit 2 and one clear line naming the cause, for
-each kind of mistake (interfaces.md). Needs no server: loading fails first."""
+each kind of mistake (interfaces.md). Needs no server: loading fails first. And a report
+that cannot be written is a failure (exit 1), not an answer."""
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -42,6 +44,34 @@ CASES = [
 ]
 
 
+def closed_ports(n):
+    """n distinct loopback TCP ports nobody listens on (bound together, then released)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def check_unwritable_report(tap, work):
+    """Sources that refuse at once still give a report (no consensus, exit 3); written to
+    /dev/full it is lost, and the exit code must say so."""
+    sources = [{"name": n, "host": "127.0.0.1", "port": port, "operator": n}
+               for n, port in zip("abc", closed_ports(3))]
+    config = gt.write_config(os.path.join(work, "refused.conf"), sources)
+    argv = gt.wrapped([gt.AGENT, "--config", config, "--query"])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    tap.ok(r.returncode == 3 and "No consensus" in r.stdout,
+           "--query with every source refusing: a report, exit 3", r.stdout + r.stderr)
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    tap.ok(r.returncode == 1 and "cannot write the report" in r.stderr,
+           "--query into a full disk (/dev/full): exit 1 and says so", r.stderr)
+
+
 def main():
     tap = gt.Tap()
     work = gt.workdir("config")
@@ -60,6 +90,7 @@ def main():
         r = gt.run_agent(["--version"])
         tap.ok(r.returncode == 0 and r.stdout.startswith("gnomon-agent "), "--version",
                r.diagnostics())
+        check_unwritable_report(tap, work)
         r = gt.run_agent(["--no-such-option"])
         tap.ok(r.returncode == 2 and "--no-such-option" in r.stderr, "unknown option: exit 2",
                r.diagnostics())
