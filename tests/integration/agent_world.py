@@ -4,6 +4,7 @@ project's actions and rules (plus test-only rules), gnomon-clock-helper activate
 bus in its dry-run backend with a virtual clock, and gnomon-agent running as user gnomon.
 Nothing here can change this machine's clock: the helper only records, every process runs
 without CAP_SYS_TIME, and all traffic stays on loopback. Every wait is bounded."""
+import glob
 import json
 import os
 import shutil
@@ -96,15 +97,14 @@ class AgentWorld:
             os.makedirs(self.path(d), mode=0o755, exist_ok=True)
         with open(self.path("helper", "clock-helper.conf"), "w") as f:
             f.write("[Limits]\n" + "".join("%s=%s\n" % kv for kv in self.helper_limits.items()))
-        helper_argv = gt.wrapped([HELPER, "--backend", "dry-run",
+        helper_argv = self._helper_wrapper() + [HELPER, "--backend", "dry-run",
                                   "--config", self.path("helper", "clock-helper.conf"),
                                   "--record", self.record,
                                   "--virtual-clock", self.virtual_clock,
                                   "--runtime-directory", self.path("helper", "runtime"),
                                   "--state-directory", self.path("helper", "state"),
                                   "--timesync-directory", self.path("helper", "timesync"),
-                                  "--idle-timeout", str(self.helper_idle_s)] +
-                                 self.helper_args)
+                                  "--idle-timeout", str(self.helper_idle_s)] + self.helper_args
         # dbus-daemon starts activated services itself (as root here): never with the
         # right to set the clock.
         exec_line = " ".join(["/usr/bin/setpriv"] + NO_CLOCK_PRIVS[1:] + helper_argv)
@@ -148,8 +148,52 @@ class AgentWorld:
             return code
         return None
 
+    # ---- the helper's own memory checks ------------------------------------------
+    # dbus-daemon starts the helper, so nobody sees its exit status: under valgrind or ASan
+    # its reports go to files in the world, and stop() fails the test on any of them.
+    def _helper_wrapper(self):
+        wrapper = gt.wrapped([])
+        if wrapper and os.path.basename(wrapper[0]) == "valgrind":
+            wrapper.append("--log-file=" + self.path("helper", "memcheck.%p.log"))
+        if os.environ.get("ASAN_OPTIONS"):
+            wrapper = ["/usr/bin/env", "ASAN_OPTIONS=%s:log_path=%s" % (
+                os.environ["ASAN_OPTIONS"], self.path("helper", "asan"))] + wrapper
+        return wrapper
+
+    def stop_helper(self):
+        """Ends the running helper as its unit would (SIGTERM), so its checks run at exit."""
+        pid = self.bus.owner_pid(HELPER_NAME) if self.bus is not None else None
+        if pid is None:
+            return
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists("/proc/%d" % pid):
+            time.sleep(0.1)
+
+    def helper_findings(self):
+        """The helper's memcheck and ASan reports that found something."""
+        found = []
+        for log in sorted(glob.glob(self.path("helper", "memcheck.*.log"))):
+            with open(log, errors="replace") as f:
+                text = f.read()
+            # The wrapper runs memcheck --quiet: it writes only what it found (warnings
+            # about itself aside).
+            if any(line.strip() and "Warning:" not in line for line in text.splitlines()):
+                found.append(log + ":\n" + text[-4000:])
+        for log in sorted(glob.glob(self.path("helper", "asan.*"))):
+            with open(log, errors="replace") as f:
+                found.append(log + ":\n" + f.read()[-4000:])
+        return found
+
     def stop(self):
         self.stop_agent()
+        self.stop_helper()
+        findings = self.helper_findings()
+        if findings and not os.environ.get("GNOMON_KEEP_TEST_DIRS"):
+            os.environ["GNOMON_KEEP_TEST_DIRS"] = "1"  # keep the reports to read
         if self.polkitd is not None:
             self.polkitd.stop()
         if self.bus is not None:
@@ -157,6 +201,9 @@ class AgentWorld:
         stop_servers(self.servers)
         if not os.environ.get("GNOMON_KEEP_TEST_DIRS"):
             shutil.rmtree(self.work, ignore_errors=True)
+        if findings:
+            raise RuntimeError("the clock helper's memory checks found errors:\n" +
+                               "\n".join(findings))
 
     def __enter__(self):
         return self.start()
