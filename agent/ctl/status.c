@@ -32,9 +32,7 @@ struct field {
     char *value; /* owned */
 };
 
-/* Takes value, which the caller allocated and print_status() frees: not const. */
-static void add(GArray *fields, const char *label,
-                char *value) /* NOLINT(readability-non-const-parameter) */
+static void add(GArray *fields, const char *label, char *value)
 {
     struct field f = {label, value};
     g_array_append_val(fields, f);

@@ -633,15 +633,14 @@ static void set_syntax_error(GError **error, const char *path, const GError *par
     /* "<data>:LINE:COLUMN: ..."; strtoull, unlike sscanf, says where the number ended. */
     const char *text = parse_error->message;
     char *end = NULL;
-    guint64 line = 0, column = 0;
+    guint64 line = 0;
     gboolean found = g_str_has_prefix(text, "<data>:") && g_ascii_isdigit(text[strlen("<data>:")]);
     if (found) {
         line = g_ascii_strtoull(text + strlen("<data>:"), &end, 10);
         found = end[0] == ':' && g_ascii_isdigit(end[1]);
     }
-    if (found)
-        column = g_ascii_strtoull(end + 1, NULL, 10);
     if (found) {
+        guint64 column = g_ascii_strtoull(end + 1, NULL, 10);
         set_error(error, STATE_STORE_ERROR_SYNTAX, path,
                   "not JSON (error at line %" G_GUINT64_FORMAT ", column %" G_GUINT64_FORMAT ")",
                   line, column);

@@ -73,8 +73,8 @@ struct call {
 GQuark helper_error_quark(void)
 {
     static gsize quark = 0;
-    static GDBusErrorEntry entries[HELPER_N_ERRORS - 1];
     if (quark == 0) {
+        static GDBusErrorEntry entries[HELPER_N_ERRORS - 1];
         for (int i = 1; i < HELPER_N_ERRORS; i++) {
             entries[i - 1].error_code = i;
             entries[i - 1].dbus_error_name = helper_error_dbus_name((enum helper_error)i);
@@ -594,6 +594,7 @@ static void on_name_acquired(GDBusConnection *connection, const char *name, gpoi
     restart_idle(service);
 }
 
+/* cppcheck-suppress constParameter ; GBusNameLostCallback's signature, not ours to change */
 static void on_name_lost(GDBusConnection *connection, const char *name, gpointer data)
 {
     struct helper_service *service = data;

@@ -44,7 +44,8 @@ static size_t seal(const uint8_t *data, size_t size, uint8_t *out, size_t cap)
     memset(auth, 0, body_len);
     write_be16(auth, NTS_NONCE_LEN);
     write_be16(auth + 2, (uint16_t)cipher_len);
-    memcpy(auth + 4, nonce, NTS_NONCE_LEN);
+    /* The nonce is 16 bytes spelled as a string, without its NUL. */
+    memcpy(auth + 4, nonce, NTS_NONCE_LEN); /* NOLINT(bugprone-not-null-terminated-result) */
     if (aes_siv_encrypt(s2c_key, nonce, NTS_NONCE_LEN, out, writer.len, plain, plain_len,
                         auth + 4 + NTS_NONCE_LEN) != AES_SIV_OK)
         return 0;

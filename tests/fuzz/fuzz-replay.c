@@ -20,7 +20,7 @@ static int replay_file(const char *path, size_t *count)
     }
     static uint8_t buf[REPLAY_MAX_INPUT_LEN];
     size_t n = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     /* A private copy of exactly n bytes, so ASan sees any read past the input. */
     uint8_t *copy = malloc(n > 0 ? n : 1);
     if (copy == NULL)

@@ -13,7 +13,7 @@
 #define KE_RESPONSE_COOKIES 8
 /* ke-oversized writes this much without End of Message: over 64 KiB, four times what
  * chrony accepts (16 KiB). */
-#define KE_OVERSIZED_LEN    (72 * 1024)
+#define KE_OVERSIZED_LEN    73728 /* 72 KiB */
 #define KE_RESPONSE_MAX_LEN (KE_OVERSIZED_LEN + 2048)
 
 /* An unknown record type: ke-oversized pads with it (non-critical), ke-unknown-critical

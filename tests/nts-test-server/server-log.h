@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-void server_log_set_quiet(bool quiet);
+void server_log_set_quiet(bool value);
 
 __attribute__((format(printf, 1, 2))) void server_log(const char *format, ...);
 

@@ -56,7 +56,7 @@ START_TEST(test_duration_large)
     assert_duration(7200 * SEC, TRUE, "+2 h 0 min");
     assert_duration(-(7200 + 95) * SEC, TRUE, "-2 h 2 min");
     assert_duration(3599 * SEC + 600 * MS, FALSE, "1 h 0 min");
-    assert_duration(26 * 3600 * SEC, TRUE, "+1 d 2 h");
+    assert_duration(26 * (3600 * SEC), TRUE, "+1 d 2 h");
     assert_duration(86399 * SEC + 900 * MS, FALSE, "1 d 0 h");
 }
 END_TEST
@@ -97,12 +97,12 @@ START_TEST(test_age)
     assert_age(0, "just now");
     assert_age(45, "45 s ago");
     assert_age(3 * 60 + 59, "3 min ago");
-    assert_age(2 * 3600, "2 h ago");
+    assert_age(G_GINT64_CONSTANT(2) * 3600, "2 h ago");
     assert_age(2 * 3600 + 5 * 60 + 30, "2 h 5 min ago");
     assert_age(86400, "1 day ago");
     assert_age(3 * 86400 + 7000, "3 days ago");
     assert_age(-5, "in 5 s");
-    assert_age(-2 * 86400, "in 2 days");
+    assert_age(G_GINT64_CONSTANT(-2) * 86400, "in 2 days");
 }
 END_TEST
 
@@ -262,7 +262,7 @@ END_TEST
 static Suite *make_suite(void)
 {
     /* The tests expect untranslated text and "." as the decimal point. */
-    setlocale(LC_ALL, "C");
+    (void)setlocale(LC_ALL, "C"); /* "C" is always there */
     Suite *suite = suite_create("ctl-format");
     TCase *tc = tcase_create("format");
     tcase_add_test(tc, test_duration_units);

@@ -103,8 +103,8 @@ START_TEST(test_commented_agent_keys_are_the_defaults)
     ck_assert_int_eq(g_chmod(path, 0644), 0);
     g_autoptr(GnomonConfig) defaults = load(DEFAULT_CONFIG);
     g_autoptr(GnomonConfig) explicit = load(path);
-    g_remove(path);
-    g_rmdir(directory);
+    ck_assert_int_eq(g_remove(path), 0);
+    ck_assert_int_eq(g_rmdir(directory), 0);
 
     ck_assert_uint_eq(explicit->min_agreeing_sources, defaults->min_agreeing_sources);
     ck_assert_uint_eq(explicit->min_operators, defaults->min_operators);

@@ -295,7 +295,7 @@ START_TEST(test_simulation_50ppm_settles_within_1ms)
             (double)r.settled_after_ns / SEC, (double)r.worst_after_ns / US,
             (long long)(r.final_poll_ns / SEC), r.final_ppm);
     ck_assert_int_ge(r.settled_after_ns, 0);
-    ck_assert_int_le(r.settled_after_ns, 15 * 60 * SEC);
+    ck_assert_int_le(r.settled_after_ns, 15 * (60 * SEC));
     ck_assert_int_lt(r.worst_after_ns, MS);
     ck_assert_int_eq(r.final_poll_ns, 2048 * SEC);
     ck_assert(fabs(r.final_ppm - 50.0) < 0.5);
@@ -306,7 +306,7 @@ START_TEST(test_simulation_negative_drift)
 {
     struct sim_result r = simulate(-100 * MS, -50.0, 48 * HOUR);
     ck_assert_int_ge(r.settled_after_ns, 0);
-    ck_assert_int_le(r.settled_after_ns, 15 * 60 * SEC);
+    ck_assert_int_le(r.settled_after_ns, 15 * (60 * SEC));
     ck_assert(fabs(r.final_ppm + 50.0) < 0.5);
 }
 END_TEST

@@ -77,7 +77,9 @@ START_TEST(test_bad_lines_named_with_their_number)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[64];
-        strcpy(text, cases[i].text);
+        size_t len = strlen(cases[i].text);
+        ck_assert_uint_lt(len, sizeof(text));
+        memcpy(text, cases[i].text, len + 1);
         struct keyfile_line lines[4];
         enum keyfile_line_error bad;
         unsigned n = read_all(text, lines, 4, &bad);

@@ -24,7 +24,7 @@ START_TEST(test_ntp_epoch_1900)
     uint64_t ntp = ntp_time_from_unix_ns(unix_1900);
     ck_assert_uint_eq(ntp, 0);
     /* Pivot in 1901: era 0 is nearest. */
-    ck_assert_int_eq(ntp_time_to_unix_ns(ntp, unix_1900 + 365 * 86400 * NS_PER_SEC), unix_1900);
+    ck_assert_int_eq(ntp_time_to_unix_ns(ntp, unix_1900 + 365 * (86400 * NS_PER_SEC)), unix_1900);
 }
 END_TEST
 
@@ -56,7 +56,7 @@ START_TEST(test_year_2100)
     int64_t t = INT64_C(4102444800) * NS_PER_SEC + 123456789;
     uint64_t ntp = ntp_time_from_unix_ns(t);
     ck_assert_uint_eq(ntp >> 32, (uint64_t)(4102444800 + NTP_UNIX_EPOCH_DELTA_S - 4294967296));
-    ck_assert_int_eq(ntp_time_to_unix_ns(ntp, t - 30 * 365 * 86400 * NS_PER_SEC), t);
+    ck_assert_int_eq(ntp_time_to_unix_ns(ntp, t - 30 * (365 * (86400 * NS_PER_SEC))), t);
 }
 END_TEST
 
