@@ -33,7 +33,8 @@
 #endif
 #endif
 #ifdef HEAP_FROM_ASAN
-#include <sanitizer/allocator_interface.h>
+/* From ASan's runtime (sanitizer/allocator_interface.h, which gcc does not install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #define N_SERVERS     4
