@@ -105,6 +105,11 @@ def main():
         _, error = agent("SyncNow", user="gnomon-test-user")
         tap.ok(error is not None and "NotAuthorized" in error and "polkit" in error,
                "without polkitd, SyncNow fails closed and says why", error)
+        for method, args in (("SetOnline", ("false",)), ("Reload", ())):
+            _, error = agent(method, *args, user="gnomon-test-user")
+            tap.ok(error is not None and "NotAuthorized" in error and "polkit" in error,
+                   "without polkitd, %s by a user fails closed and says why" % method, error)
+        tap.ok(w.prop("Online") is True, "and the agent stays online")
     return tap.done()
 
 

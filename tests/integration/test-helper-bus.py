@@ -384,6 +384,12 @@ def main_phase(tap, bus, work):
     r = call(bus, "ApproveStep", 5000 * SEC, SEC, user=65534)
     n_requests += 1
     tap.ok(r.error == "org.gnomon.Error.NotAuthorized", "non-root ApproveStep: NotAuthorized", r)
+    r = call(bus, "SetFrequency", 12.5, user=65534)
+    n_requests += 1
+    tap.ok(r.error == "org.gnomon.Error.NotAuthorized", "non-root SetFrequency: NotAuthorized", r)
+    r = call(bus, "StepToFloor", user=65534)
+    n_requests += 1
+    tap.ok(r.error == "org.gnomon.Error.NotAuthorized", "non-root StepToFloor: NotAuthorized", r)
     r = subprocess.run(NO_SYS_TIME + NOBODY + ["busctl", "--address=" + bus.address,
                                                "get-property", NAME, PATH, IFACE, "Backend"],
                        capture_output=True, text=True, timeout=30 * SLOW)
@@ -433,7 +439,7 @@ def main_phase(tap, bus, work):
     tap.ok(all(r["error"].startswith("org.gnomon.Error.") and r["timex"] == [] for r in refused),
            "refused requests are recorded with their error and no change", refused)
     nobody = [r for r in records if r.get("caller_uid") == 65534]
-    tap.ok(len(nobody) == 3 and all(r["rule"] == "not-authorized" for r in nobody),
+    tap.ok(len(nobody) == 5 and all(r["rule"] == "not-authorized" for r in nobody),
            "unauthorized requests are recorded with the caller's uid", nobody)
     tap.ok("Step accepted" in helper.log() and "Slew refused" in helper.log(),
            "one log line per request (stderr without a journal)", helper.log())
