@@ -653,6 +653,11 @@ static void set_syntax_error(GError **error, const char *path, const GError *par
 static JsonParser *parse_json(const char *path, const char *contents, size_t len,
                               JsonObject **object, GError **error)
 {
+    if (len > STATE_STORE_MAX_FILE_SIZE) {
+        set_error(error, STATE_STORE_ERROR_TOO_LARGE, path, "larger than %d bytes",
+                  STATE_STORE_MAX_FILE_SIZE);
+        return NULL;
+    }
     if (too_many_containers(contents, len)) {
         set_error(error, STATE_STORE_ERROR_SYNTAX, path, "more than %d arrays and objects",
                   MAX_JSON_CONTAINERS);
@@ -1094,11 +1099,6 @@ gboolean state_store_parse_source(const char *path, const char *data, size_t len
     g_return_val_if_fail(path != NULL && (data != NULL || len == 0), FALSE);
     g_return_val_if_fail(machine_id != NULL && host != NULL && out != NULL, FALSE);
     memset(out, 0, sizeof *out);
-    if (len > STATE_STORE_MAX_FILE_SIZE) {
-        set_error(error, STATE_STORE_ERROR_TOO_LARGE, path, "larger than %d bytes",
-                  STATE_STORE_MAX_FILE_SIZE);
-        return FALSE;
-    }
     struct reader r = {.path = path};
     g_autoptr(JsonParser) parser = parse_json(path, data, len, &r.object, error);
     if (parser == NULL || !read_source(machine_id, &r, host, port, out, error)) {
@@ -1260,11 +1260,6 @@ gboolean state_store_parse_agent(const char *path, const char *data, size_t len,
     g_return_val_if_fail(path != NULL && (data != NULL || len == 0), FALSE);
     g_return_val_if_fail(machine_id != NULL && boot_id != NULL && out != NULL, FALSE);
     memset(out, 0, sizeof *out);
-    if (len > STATE_STORE_MAX_FILE_SIZE) {
-        set_error(error, STATE_STORE_ERROR_TOO_LARGE, path, "larger than %d bytes",
-                  STATE_STORE_MAX_FILE_SIZE);
-        return FALSE;
-    }
     struct reader r = {.path = path};
     g_autoptr(JsonParser) parser = parse_json(path, data, len, &r.object, error);
     if (parser == NULL || !read_agent(machine_id, boot_id, &r, out, error)) {
