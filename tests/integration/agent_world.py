@@ -97,19 +97,7 @@ class AgentWorld:
             os.makedirs(self.path(d), mode=0o755, exist_ok=True)
         with open(self.path("helper", "clock-helper.conf"), "w") as f:
             f.write("[Limits]\n" + "".join("%s=%s\n" % kv for kv in self.helper_limits.items()))
-        helper_argv = self._helper_wrapper() + [HELPER, "--backend", "dry-run",
-                                  "--config", self.path("helper", "clock-helper.conf"),
-                                  "--record", self.record,
-                                  "--virtual-clock", self.virtual_clock,
-                                  "--runtime-directory", self.path("helper", "runtime"),
-                                  "--state-directory", self.path("helper", "state"),
-                                  "--timesync-directory", self.path("helper", "timesync"),
-                                  "--idle-timeout", str(self.helper_idle_s)] + self.helper_args
-        # dbus-daemon starts activated services itself (as root here): never with the
-        # right to set the clock.
-        exec_line = " ".join(["/usr/bin/setpriv"] + NO_CLOCK_PRIVS[1:] + helper_argv)
-        with open(self.path("services", HELPER_NAME + ".service"), "w") as f:
-            f.write("[D-BUS Service]\nName=%s\nExec=%s\nUser=root\n" % (HELPER_NAME, exec_line))
+        self.write_helper_service()
         self.bus = PrivateBus(self.path("bus"), policy_files=BUS_POLICIES,
                               service_dirs=[self.path("services")]).start()
         with open(self.path("test.rules"), "w") as f:
@@ -151,8 +139,24 @@ class AgentWorld:
     # ---- the helper's own memory checks ------------------------------------------
     # dbus-daemon starts the helper, so nobody sees its exit status: under valgrind or ASan
     # its reports go to files in the world, and stop() fails the test on any of them.
-    def _helper_wrapper(self):
-        wrapper = gt.wrapped([])
+    def write_helper_service(self, wrap=True):
+        """The bus activation file that starts the dry-run helper of this world (under
+        GNOMON_TEST_WRAPPER if wrap)."""
+        helper_argv = self._helper_wrapper(wrap) + [
+            HELPER, "--backend", "dry-run", "--config", self.path("helper", "clock-helper.conf"),
+            "--record", self.record, "--virtual-clock", self.virtual_clock,
+            "--runtime-directory", self.path("helper", "runtime"),
+            "--state-directory", self.path("helper", "state"),
+            "--timesync-directory", self.path("helper", "timesync"),
+            "--idle-timeout", str(self.helper_idle_s)] + self.helper_args
+        # dbus-daemon starts activated services itself (as root here): never with the
+        # right to set the clock.
+        exec_line = " ".join(["/usr/bin/setpriv"] + NO_CLOCK_PRIVS[1:] + helper_argv)
+        with open(self.path("services", HELPER_NAME + ".service"), "w") as f:
+            f.write("[D-BUS Service]\nName=%s\nExec=%s\nUser=root\n" % (HELPER_NAME, exec_line))
+
+    def _helper_wrapper(self, wrap=True):
+        wrapper = gt.wrapped([]) if wrap else []
         if wrapper and os.path.basename(wrapper[0]) == "valgrind":
             wrapper.append("--log-file=" + self.path("helper", "memcheck.%p.log"))
         if os.environ.get("ASAN_OPTIONS"):

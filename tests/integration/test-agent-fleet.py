@@ -45,9 +45,9 @@ import threading
 import time
 
 import gnomon_test as gt
-from agent_world import AGENT_NAME, AGENT_PATH, BUS_POLICIES, HELPER, POLICY, RULES, AgentWorld
+from agent_world import AGENT_NAME, AGENT_PATH, BUS_POLICIES, POLICY, RULES, AgentWorld
 from bus import PrivateBus, Polkitd, ensure_users, spawn_as
-from chrony_server import NO_CLOCK_PRIVS, ServerError, start_servers, stop_servers
+from chrony_server import ServerError, start_servers, stop_servers
 from testca import make_ca
 
 FLEET = int(os.environ.get("GNOMON_FLEET_AGENTS", "100"))
@@ -92,18 +92,7 @@ class FleetWorld(AgentWorld):
             os.makedirs(self.path(d), mode=0o755, exist_ok=True)
         with open(self.path("helper", "clock-helper.conf"), "w") as f:
             f.write("[Limits]\n")
-        helper_argv = self.wrapped([HELPER, "--backend", "dry-run",
-                                    "--config", self.path("helper", "clock-helper.conf"),
-                                    "--record", self.record,
-                                    "--virtual-clock", self.virtual_clock,
-                                    "--runtime-directory", self.path("helper", "runtime"),
-                                    "--state-directory", self.path("helper", "state"),
-                                    "--timesync-directory", self.path("helper", "timesync"),
-                                    "--idle-timeout", str(self.helper_idle_s)])
-        exec_line = " ".join(["/usr/bin/setpriv"] + NO_CLOCK_PRIVS[1:] + helper_argv)
-        with open(self.path("services", "org.gnomon.ClockHelper1.service"), "w") as f:
-            f.write("[D-BUS Service]\nName=org.gnomon.ClockHelper1\nExec=%s\nUser=root\n"
-                    % exec_line)
+        self.write_helper_service(wrap=self.wrap)
         # A helper under memcheck, started beside others, takes longer than the default 10 s.
         self.bus = PrivateBus(self.path("bus"), policy_files=BUS_POLICIES,
                               service_dirs=[self.path("services")],
@@ -464,7 +453,7 @@ def main():
     ensure_users()
     work = gt.workdir("fleet")
     os.chmod(work, 0o755)
-    servers, worlds = [], []
+    servers, worlds, cleanup_errors = [], [], []
     began = time.monotonic()
     try:
         ca = make_ca(os.path.join(work, "ca"))
@@ -488,13 +477,15 @@ def main():
         stop_agents(worlds, STOP_TIMEOUT_S)
         for w in worlds:
             try:
-                w.stop()
+                w.stop()  # raises on the helper's own memcheck or ASan findings
             except Exception as error:  # keep cleaning up the others
-                diag("cleanup of world %d: %s" % (w.index, error))
+                cleanup_errors.append("world %d: %s" % (w.index, error))
         stop_servers(servers)
         if not os.environ.get("GNOMON_KEEP_TEST_DIRS"):
             shutil.rmtree(work, ignore_errors=True)
         diag("total %.1f s" % (time.monotonic() - began))
+    tap.ok(not cleanup_errors, "every world stopped clean, its helper's memory checks included",
+           "\n".join(cleanup_errors))
     return tap.done()
 
 
