@@ -249,8 +249,10 @@ static JsonObject *get_object_or_null(JsonObject *object, const char *name, gboo
     return json_node_get_object(node);
 }
 
+/* Events happened on this boot's CLOCK_BOOTTIME, so never before 0. A slew's amount is a
+ * sum of sizes (sizes_only): a negative one would loosen the hourly slew budget. */
 static gboolean read_events(JsonObject *object, const char *name, struct helper_event *events,
-                            size_t capacity, size_t *n)
+                            size_t capacity, gboolean sizes_only, size_t *n)
 {
     JsonNode *node = json_object_get_member(object, name);
     if (node == NULL || !JSON_NODE_HOLDS_ARRAY(node)) {
@@ -268,7 +270,8 @@ static gboolean read_events(JsonObject *object, const char *name, struct helper_
         }
         JsonObject *event = json_node_get_object(element);
         if (!get_int(event, "boottime_ns", &events[i].boottime_ns) ||
-            !get_int(event, "amount_ns", &events[i].amount_ns)) {
+            !get_int(event, "amount_ns", &events[i].amount_ns) || events[i].boottime_ns < 0 ||
+            (sizes_only && events[i].amount_ns < 0)) {
             return FALSE;
         }
     }
@@ -325,8 +328,9 @@ static gboolean read_boot(const char *boot_id_now, JsonObject *root,
     }
     state->boot_window_open = json_node_get_boolean(window);
     state->steps_this_boot = (unsigned)steps_this_boot;
-    if (!read_events(root, "steps", state->steps, HELPER_POLICY_MAX_STEPS, &state->n_steps) ||
-        !read_events(root, "slews", state->slews, HELPER_POLICY_MAX_SLEWS, &state->n_slews)) {
+    if (!read_events(root, "steps", state->steps, HELPER_POLICY_MAX_STEPS, FALSE,
+                     &state->n_steps) ||
+        !read_events(root, "slews", state->slews, HELPER_POLICY_MAX_SLEWS, TRUE, &state->n_slews)) {
         return FALSE;
     }
     JsonNode *requests = json_object_get_member(root, "requests");
