@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json-nesting.h"
 #include "nts-ke-records.h"
 
 #define STATE_VERSION       1
@@ -577,21 +578,6 @@ static gboolean looks_truncated(const char *text, size_t len)
     return !anything || in_string || depth > 0;
 }
 
-/* Whether TEXT could hold more than MAX_JSON_CONTAINERS arrays and objects. json-glib
- * parses nested ones by recursion, so some ten thousand "[" would exhaust the stack. Every
- * "[" and "{" byte counts, in strings too: the count bounds the depth whatever json-glib's
- * tokenizer (which also takes single-quoted strings and comments) makes of the rest. */
-static gboolean too_many_containers(const char *text, size_t len)
-{
-    size_t containers = 0;
-    for (size_t i = 0; i < len; i++) {
-        if ((text[i] == '[' || text[i] == '{') && ++containers > MAX_JSON_CONTAINERS) {
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
 static gboolean read_small_file(int fd, const char *path, char **contents, size_t *len,
                                 GError **error)
 {
@@ -658,7 +644,7 @@ static JsonParser *parse_json(const char *path, const char *contents, size_t len
                   STATE_STORE_MAX_FILE_SIZE);
         return NULL;
     }
-    if (too_many_containers(contents, len)) {
+    if (json_nesting_too_deep(contents, len, MAX_JSON_CONTAINERS)) {
         set_error(error, STATE_STORE_ERROR_SYNTAX, path, "more than %d arrays and objects",
                   MAX_JSON_CONTAINERS);
         return NULL;

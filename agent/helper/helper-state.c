@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json-nesting.h"
+
 #define MAX_BOOT_FILE_SIZE  262144 /* 256 KiB */
 #define MAX_FLOOR_FILE_SIZE 64
 #define MAX_JSON_CONTAINERS 1024 /* a record holds at most 200 */
@@ -291,21 +293,6 @@ static gboolean read_memo(JsonObject *object, struct helper_request_memo *memo)
     return TRUE;
 }
 
-/* Whether TEXT could hold more than MAX_JSON_CONTAINERS arrays and objects. json-glib
- * parses nested ones by recursion, so some ten thousand "[" would exhaust the stack. Every
- * "[" and "{" byte counts, in strings too: the count bounds the depth whatever json-glib's
- * tokenizer (which also takes single-quoted strings and comments) makes of the rest. */
-static gboolean too_many_containers(const char *text, gsize len)
-{
-    gsize containers = 0;
-    for (gsize i = 0; i < len; i++) {
-        if ((text[i] == '[' || text[i] == '{') && ++containers > MAX_JSON_CONTAINERS) {
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
 /* Returns FALSE when the record is damaged; *other_boot when it belongs to another boot. */
 static gboolean read_boot(const char *boot_id_now, JsonObject *root,
                           struct helper_policy_state *state, gboolean *other_boot)
@@ -382,7 +369,8 @@ void helper_store_parse_boot(const char *path, const char *boot_id, const char *
                              struct helper_policy_state *state, GPtrArray *warnings)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    gboolean damaged = len > MAX_BOOT_FILE_SIZE || too_many_containers(text, len) ||
+    gboolean damaged = len > MAX_BOOT_FILE_SIZE ||
+                       json_nesting_too_deep(text, len, MAX_JSON_CONTAINERS) ||
                        !json_parser_load_from_data(parser, text, (gssize)len, NULL) ||
                        json_parser_get_root(parser) == NULL ||
                        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser));
